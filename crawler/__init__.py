@@ -1,0 +1,1 @@
+"""Newswatch: monitoring crawler for news outlets."""

@@ -1,0 +1,29 @@
+"""One event per log line with stable field names (event, source_id, url, stage, ...)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+log = logging.getLogger("newswatch")
+
+
+def _quote(value) -> str:
+    text = str(value).replace("\n", " ").replace("\r", " ")
+    if not text or any(c in text for c in ' "='):
+        return '"' + text.replace('"', "'") + '"'
+    return text
+
+
+def event(name: str, level: int = logging.INFO, **fields) -> None:
+    parts = [f"event={name}"] + [f"{k}={_quote(v)}" for k, v in fields.items() if v is not None]
+    log.log(level, " ".join(parts))
+
+
+def setup(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    log.setLevel(getattr(logging, level.upper(), logging.INFO))
