@@ -427,3 +427,27 @@ def load(directory: str | Path) -> Config:
         watches.append(Watch(id=v["id"], name=v["name"], keywords=v["keywords"], channels=v["channels"]))
 
     return Config(directory=directory, settings=settings, sources=tuple(sources), watches=tuple(watches))
+
+
+def reference_markdown() -> str:
+    """The configuration reference tables in the README, written from the declarations above."""
+    def fmt(v):
+        if v is None:
+            return "—"
+        if isinstance(v, tuple):
+            return "`[]`" if not v else f"`{list(v)}`"
+        if isinstance(v, bool):
+            return f"`{str(v).lower()}`"
+        return f"`{v}`"
+
+    out = []
+    for title, keys in (("settings.yaml", SETTINGS_KEYS), ("sources.yaml: each item of `sources:`", SOURCE_KEYS),
+                        ("watches.yaml: each item of `watches:`", WATCH_KEYS),
+                        ("settings.yaml `channels:` NAME, type email", EMAIL_KEYS),
+                        ("settings.yaml `channels:` NAME, type webhook", WEBHOOK_KEYS)):
+        out += [f"#### {title}", "", "| key | default | meaning |", "|---|---|---|"]
+        for k in keys:
+            default = "required" if k.required else fmt(k.default)
+            out.append(f"| `{k.name}` | {default} | {k.help} |")
+        out.append("")
+    return "\n".join(out)
