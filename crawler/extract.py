@@ -13,6 +13,7 @@ import re
 import unicodedata
 from urllib.parse import urljoin, urlsplit
 
+import lxml.etree
 import trafilatura
 from charset_normalizer import from_bytes
 from trafilatura.utils import load_html
@@ -153,14 +154,18 @@ def extract_article(
         raise ExtractError("no article text (not an HTML page)", source_id=source_id, url=url)
 
     canonical = _canonical_link(tree, url)
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        favor_precision=True,
-    )
+    try:
+        document = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+        )
+    except (lxml.etree.LxmlError, RecursionError) as exc:  # trafilatura catches ValueError/TypeError itself
+        raise ExtractError(f"no article text (page could not be processed: {exc!r})",
+                           source_id=source_id, url=url) from exc
     text = normalise_article_text(document.text or "") if document is not None else ""
     if len(text) < MIN_TEXT:
         found = f"only {len(text)} characters" if text else "nothing"

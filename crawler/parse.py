@@ -18,6 +18,7 @@ import io
 import time
 import unicodedata
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -122,11 +123,47 @@ def _flatten(markup: str) -> str:
         return html.unescape(markup)
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
-        return html.unescape(markup)
-    parts: list[str] = []
-    _collect(root, parts)
-    return "".join(parts)
+        parts: list[str] = []
+        _collect(root, parts)
+    except (lxml.etree.ParserError, ValueError, RecursionError):
+        return _flatten_slowly(markup)
+    text = "".join(parts)
+    if not text.strip():
+        # libxml2 gives up silently on nesting deeper than 256 elements
+        return _flatten_slowly(markup)
+    return text
+
+
+class _TextCollector(HTMLParser):
+    """Stdlib tokenizer: no depth limit, used when lxml cannot cope."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _DROPPED_TAGS:
+            self._skip += 1
+        elif tag in _BREAKING_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in _DROPPED_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BREAKING_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _flatten_slowly(markup: str) -> str:
+    collector = _TextCollector()
+    collector.feed(markup)
+    collector.close()
+    return "".join(collector.parts)
 
 
 def _collect(el, parts: list[str]) -> None:
@@ -246,17 +283,11 @@ def parse_feed(
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(problem, _BENIGN_BOZO):
         problem = None
-    version = parsed.get("version") or ""
-    raw_entries = parsed.get("entries") or []
-
-    if not raw_entries:
-        if problem is not None:
-            raise ParseError(f"malformed XML: {_describe(problem)}", source_id=source_id, url=url)
-        if not version:
-            raise ParseError(
-                "not a feed (no RSS, Atom or JSON Feed root element)", source_id=source_id, url=url
-            )
-        return ParsedFeed(title=_feed_title(parsed), entries=[])
+    raw_entries = list(parsed.get("entries") or [])
+    if problem is not None and raw_entries and _last_entry_cut_off(body):
+        # a body cut short mid-item: the last entry may carry half a title or summary;
+        # storing it would make a duplicate once the whole item arrives next time
+        raw_entries.pop()
 
     entries: list[FeedEntry] = []
     for raw in raw_entries:
@@ -265,8 +296,26 @@ def parse_feed(
         entry = _to_entry(raw, url)
         if entry is not None:
             entries.append(entry)
+
+    if not entries:
+        if problem is not None:
+            raise ParseError(f"malformed XML: {_describe(problem)}", source_id=source_id, url=url)
+        if not parsed.get("version"):
+            raise ParseError(
+                "not a feed (no RSS, Atom or JSON Feed root element)", source_id=source_id, url=url
+            )
     warning = f"malformed XML: {_describe(problem)}" if problem is not None else None
     return ParsedFeed(title=_feed_title(parsed), entries=entries, warning=warning)
+
+
+def _last_entry_cut_off(body: bytes) -> bool:
+    """Does the body end inside an <item>/<entry> (opened after the last one was closed)?"""
+    tail = body[-65536:].lower()
+    for name in (b"item", b"entry"):
+        opened = max(tail.rfind(b"<" + name + b">"), tail.rfind(b"<" + name + b" "))
+        if opened >= 0:
+            return tail.rfind(b"</" + name + b">") < opened
+    return False
 
 
 def _drop_wrong_charset(headers: dict[str, str], body: bytes) -> None:
@@ -302,11 +351,11 @@ def _feed_title(parsed) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    message = str(exc) or type(exc).__name__
-    line = getattr(exc, "getLineNumber", None)
-    if callable(line):
+    """'undefined entity (line 19, column 38)' rather than '<unknown>:19:38: undefined entity'."""
+    get_message = getattr(exc, "getMessage", None)
+    if callable(get_message):  # xml.sax.SAXParseException
         try:
-            message = f"{message} (line {line()})"
-        except Exception:  # pragma: no cover - SAX locator gone
+            return f"{get_message()} (line {exc.getLineNumber()}, column {exc.getColumnNumber()})"
+        except Exception:  # pragma: no cover - locator gone
             pass
-    return message
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,325 @@
+"""parse_feed: real-world feed shapes -> plain-text entries, and clear errors for non-feeds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from crawler.errors import ParseError
+from crawler.models import FeedEntry, ParsedFeed
+from crawler.parse import html_to_text, looks_like_html, parse_feed
+
+FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
+CORPUS = Path(__file__).parents[2] / "shared" / "corpus" / "feeds"
+FEED_URL = "https://news.example.kg/rss/main.xml"
+RSS_HEADERS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def corpus(name: str) -> bytes:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"shared corpus not available ({path})")
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def russian_feed() -> ParsedFeed:
+    return parse_feed(fixture("rss20-ru.xml"), RSS_HEADERS, FEED_URL, source_id="kg-news")
+
+
+# --- RSS 2.0 in Russian -------------------------------------------------------------------------
+
+
+def test_russian_rss_keeps_feed_title_and_entries_in_order(russian_feed):
+    assert russian_feed.title == "Новости Бишкека — Главное"
+    assert russian_feed.warning is None
+    assert [e.title for e in russian_feed.entries] == [
+        "Трудовые мигранты из Кыргызстана вернулись домой после отмены рейсов",
+        "В Оше задержан журналист «Азаттыка»",
+        "Пограничный инцидент на кыргызско-таджикской границе: что известно",
+    ]
+    assert all(isinstance(e, FeedEntry) for e in russian_feed.entries)
+
+
+def test_relative_links_are_resolved_against_the_feed_url(russian_feed):
+    first, _, third = russian_feed.entries
+    assert first.url == "https://news.example.kg/news/2024/05/14/migranty-vernulis"
+    # a path without a leading slash is relative to the feed's folder, as a browser would do
+    assert third.url == "https://news.example.kg/rss/news/2024/05/13/granica.html"
+
+
+def test_absolute_links_are_kept_as_published(russian_feed):
+    # tracking parameters are dedup's business, not the parser's
+    assert russian_feed.entries[1].url.endswith("zhurnalist-zaderzhan?utm_source=rss&utm_medium=feed")
+
+
+def test_summary_html_becomes_one_line_of_plain_text(russian_feed):
+    summary = russian_feed.entries[0].summary
+    assert summary == (
+        "Более двух тысяч трудовых мигрантов вернулись в Кыргызстан за неделю. "
+        "В Минтруда рассказали, что большинство из них работали в Москве & Екатеринбурге."
+    )
+    assert "\xa0" not in summary and "<" not in summary
+
+
+def test_escaped_html_in_description_is_flattened_too(russian_feed):
+    assert russian_feed.entries[2].summary == "На участке Баткенской области произошла перестрелка."
+
+
+def test_pubdate_with_bishkek_offset_becomes_utc(russian_feed):
+    assert russian_feed.entries[0].published_at == "2024-05-14T04:30:00Z"
+    # late evening in Bishkek (+06:00) is afternoon UTC of the same day
+    assert russian_feed.entries[2].published_at == "2024-05-13T17:40:00Z"
+
+
+def test_guid_is_the_feed_id_or_none(russian_feed):
+    assert russian_feed.entries[0].guid == "news-example-kg-48213"
+    assert russian_feed.entries[1].guid is None
+    assert russian_feed.entries[2].guid == "https://news.example.kg/news/2024/05/13/granica.html"
+
+
+def test_author_from_dc_creator_or_rss_author_name(russian_feed):
+    assert russian_feed.entries[0].author == "Айгуль Омурбекова"
+    assert russian_feed.entries[1].author == "Редакция"  # "desk@... (Редакция)"
+    assert russian_feed.entries[2].author is None
+
+
+def test_header_names_are_case_insensitive():
+    lower = parse_feed(fixture("rss20-ru.xml"), {"content-type": "application/rss+xml"}, FEED_URL)
+    upper = parse_feed(fixture("rss20-ru.xml"), {"CONTENT-TYPE": "application/rss+xml"}, FEED_URL)
+    assert lower == upper
+
+
+def test_max_items_keeps_the_first_entries():
+    feed = parse_feed(fixture("rss20-ru.xml"), RSS_HEADERS, FEED_URL, max_items=2)
+    assert [e.guid for e in feed.entries] == ["news-example-kg-48213", None]
+
+
+# --- other formats -------------------------------------------------------------------------------
+
+
+def test_atom_feed_in_kazakh():
+    feed = parse_feed(fixture("atom-kk.xml"), {"content-type": "application/atom+xml"},
+                      "https://kz.example.org/kk/atom.xml")
+    assert feed.title == "Жаңалықтар — Қазақстан"
+    first, second = feed.entries
+    assert first.url == "https://kz.example.org/kk/news/1201"
+    assert second.url == "https://kz.example.org/kk/news/1199"
+    assert first.guid == "tag:kz.example.org,2024-05-14:/kk/news/1201"
+    assert first.author == "Әсел Нұрланқызы"
+    assert first.published_at == "2024-05-14T08:00:00Z"  # <published>, not <updated>
+    assert second.published_at == "2024-05-13T12:45:30Z"  # only <updated> given
+    assert first.summary == "Орталық шетелдік жұмысшыларға тегін кеңес береді."
+
+
+def test_atom_html_title_and_content_only_entry_come_out_as_text():
+    feed = parse_feed(fixture("atom-kk.xml"), {}, "https://kz.example.org/kk/atom.xml")
+    second = feed.entries[1]
+    assert second.title == "Астанада шекара қызметінің жиыны өтті"
+    assert second.summary == "Жиында шекарадағы кедендік бақылау талқыланды."  # script dropped
+
+
+def test_rss_1_0_rdf_feed_in_uzbek_latin():
+    feed = parse_feed(fixture("rss10-uz.xml"), {}, "https://uz.example.net/rss")
+    assert feed.title == "Oʻzbekiston yangiliklari"
+    (entry,) = feed.entries
+    assert entry.url == entry.guid == "https://uz.example.net/news/77"
+    assert entry.published_at == "2024-05-14T04:00:00Z"  # dc:date
+
+
+def test_rss_0_91_feed_in_latin1():
+    feed = parse_feed(fixture("rss091-en.xml"), {"content-type": "text/xml"}, "http://wire.example.com/rss")
+    (entry,) = feed.entries
+    assert entry.title == "Dushanbe hosts regional water summit"
+    assert entry.guid is None and entry.published_at is None
+
+
+def test_empty_but_valid_feed_has_no_entries_and_no_error():
+    feed = parse_feed(fixture("empty-channel.xml"), RSS_HEADERS, "https://empty.example.kz/rss")
+    assert feed == ParsedFeed(title="Пустая лента", entries=[], warning=None)
+
+
+# --- encodings -----------------------------------------------------------------------------------
+
+CP1251_FEED = """<?xml version="1.0" encoding="windows-1251"?>
+<rss version="2.0"><channel><title>Вечерний Бишкек</title>
+<item><title>Мигранты и пограничники: итоги недели</title><link>https://vb.example.kg/1</link></item>
+</channel></rss>"""
+
+
+def test_windows_1251_feed_served_as_utf8_still_reads_as_cyrillic():
+    body = CP1251_FEED.encode("cp1251")
+    feed = parse_feed(body, {"Content-Type": "text/xml; charset=utf-8"}, "https://vb.example.kg/rss")
+    assert feed.title == "Вечерний Бишкек"
+    assert feed.entries[0].title == "Мигранты и пограничники: итоги недели"
+    assert feed.warning is None  # a lying charset header is the server's quirk, not a broken feed
+
+
+def test_utf8_feed_served_as_windows_1251_is_not_mojibake():
+    body = CP1251_FEED.replace('encoding="windows-1251"', 'encoding="utf-8"').encode("utf-8")
+    feed = parse_feed(body, {"Content-Type": "application/rss+xml; charset=windows-1251"},
+                      "https://vb.example.kg/rss")
+    assert feed.entries[0].title == "Мигранты и пограничники: итоги недели"
+
+
+def test_feed_served_as_text_html_is_still_parsed_without_warning():
+    feed = parse_feed(fixture("rss20-ru.xml"), {"Content-Type": "text/html"}, FEED_URL)
+    assert len(feed.entries) == 3 and feed.warning is None
+
+
+# --- not feeds and broken feeds ---------------------------------------------------------------------
+
+
+def test_challenge_page_at_feed_url_is_a_parse_error_naming_the_source():
+    with pytest.raises(ParseError) as caught:
+        parse_feed(fixture("challenge.html"), {"Content-Type": "text/html"}, FEED_URL, source_id="kg-news")
+    message = str(caught.value)
+    assert message.startswith("parse: [kg-news] https://news.example.kg/rss/main.xml: ")
+    assert "not a feed (got an HTML page: 'Just a moment...')" in message
+    assert caught.value.source_id == "kg-news" and caught.value.url == FEED_URL
+
+
+def test_html_page_is_recognised_even_when_labelled_as_rss():
+    with pytest.raises(ParseError, match="got an HTML page"):
+        parse_feed(fixture("challenge.html"), RSS_HEADERS, FEED_URL)
+
+
+def test_malformed_feed_with_entries_returns_them_with_a_warning():
+    feed = parse_feed(fixture("malformed-with-entries.xml"), RSS_HEADERS, "https://osh.example.kg/rss")
+    assert [e.title for e in feed.entries] == ["Ошто жаңы көпүрө ачылды", "Бизнес & бийлик: жолугушуу"]
+    assert feed.warning is not None and feed.warning.startswith("malformed XML: ")
+
+
+def test_html_entities_in_xml_still_parse_with_a_warning():
+    body = fixture("rss20-ru.xml").replace("«Азаттыка»".encode(), b"&laquo;\xd0\x90&raquo;")
+    feed = parse_feed(body, RSS_HEADERS, FEED_URL)
+    assert feed.entries[1].title == "В Оше задержан журналист «А»"
+    assert "undefined entity" in feed.warning
+
+
+def test_feed_cut_off_mid_item_drops_the_incomplete_item():
+    full = fixture("rss20-ru.xml")
+    cut = full[: full.index("произошла перестрелка".encode())]  # connection lost inside item 3
+    feed = parse_feed(cut, RSS_HEADERS, FEED_URL)
+    assert [e.guid for e in feed.entries] == ["news-example-kg-48213", None]
+    assert feed.warning.startswith("malformed XML: ")
+
+
+def test_feed_cut_off_between_items_keeps_them_all():
+    full = fixture("rss20-ru.xml")
+    cut = full[: full.index(b"</channel>")]
+    assert len(parse_feed(cut, RSS_HEADERS, FEED_URL).entries) == 3
+
+
+def test_feed_cut_off_inside_its_only_item_is_a_parse_error():
+    body = b"<?xml version='1.0'?><rss><channel><item><title>broken"
+    with pytest.raises(ParseError, match="malformed XML: no element found"):
+        parse_feed(body, RSS_HEADERS, FEED_URL)
+
+
+def test_malformed_xml_without_entries_is_a_parse_error():
+    with pytest.raises(ParseError, match=r"malformed XML: .*line 3"):
+        parse_feed(fixture("malformed-no-entries.xml"), RSS_HEADERS, FEED_URL, source_id="kg-news")
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"", "not a feed (empty body)"),
+        (b"  \n ", "not a feed (empty body)"),
+        (b'{"error": "rate limited"}', "malformed XML"),
+        (b"<?xml version='1.0'?><sitemap><loc>x</loc></sitemap>", "not a feed"),
+    ],
+    ids=["empty", "whitespace", "json-error", "unknown-xml"],
+)
+def test_non_feed_bodies_are_parse_errors(body, message):
+    with pytest.raises(ParseError, match=re.escape(message)):
+        parse_feed(body, {}, FEED_URL)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!DOCTYPE html><html><body>x</body></html>",
+        b"\xef\xbb\xbf\n  <!doctype HTML>\n<html>",
+        b"<html lang='ru'><head>",
+        b"<!-- served by nginx -->\n<html>",
+        b'<?xml version="1.0"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x">\n<html xmlns="http://www.w3.org/1999/xhtml">',
+        "<!DOCTYPE html><html>".encode("utf-16"),
+    ],
+    ids=["doctype", "bom-and-space", "html-tag", "comment-first", "xhtml", "utf-16"],
+)
+def test_looks_like_html_spots_pages(body):
+    assert looks_like_html(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><rss version="2.0">',
+        b'<?xml version="1.0"?>\n<?xml-stylesheet type="text/xsl" href="/rss.xsl"?>\n<rss>',
+        b'<feed xmlns="http://www.w3.org/2005/Atom">',
+        b"<rdf:RDF>",
+        b"",
+    ],
+    ids=["rss", "rss-with-xsl", "atom", "rdf", "empty"],
+)
+def test_looks_like_html_leaves_feeds_alone(body):
+    assert not looks_like_html(body)
+
+
+def test_html_to_text_separates_blocks_and_drops_scripts():
+    assert html_to_text("<p>Один</p><p>Два<br>Три</p><script>x()</script> хвост") == "Один Два Три хвост"
+    assert html_to_text("Цена < 100 тенге") == "Цена < 100 тенге"
+    assert html_to_text("&lt;p&gt;Двойное &amp;amp; экранирование&lt;/p&gt;") == "Двойное & экранирование"
+    assert html_to_text(None) == ""
+
+
+def test_html_to_text_survives_absurdly_deep_nesting():
+    # libxml2 silently drops content nested deeper than 256 elements; the fallback keeps it
+    deep = "<div>" * 1000 + "глубоко<script>x()</script>" + "</div>" * 1000 + " после"
+    assert html_to_text(deep) == "глубоко после"
+
+
+# --- real feeds from the shared corpus ------------------------------------------------------------
+
+
+def test_corpus_large_rss_feed():
+    feed = parse_feed(corpus("large-rss.xml"), {"content-type": "application/rss+xml"},
+                      "https://dustri.org/b/feed.xml")
+    assert len(feed.entries) == 25
+    first = feed.entries[0]
+    assert first.title == "Using vale with vim"
+    assert first.url == "https://dustri.org/b/using-vale-with-vim.html"
+    assert first.published_at == "2024-03-10T16:15:00Z"
+    # markup is gone; "<Leader>" written as text in a code sample stays, as the author wrote it
+    assert first.summary.startswith("LWN recently published an excellent")
+    assert "<p>" not in first.summary and "<code>" not in first.summary
+    assert "nnoremap <Leader>M" in first.summary
+
+
+def test_corpus_large_atom_feed():
+    feed = parse_feed(corpus("large-atom.xml"), {"content-type": "application/atom+xml"},
+                      "https://dustri.org/b/atom.xml")
+    assert len(feed.entries) == 25
+    assert feed.entries[0].guid == "tag:dustri.org,2024-03-10:/b/using-vale-with-vim.html"
+    assert all(e.url and e.url.startswith("https://") for e in feed.entries)
+
+
+def test_corpus_windows_1251_feed_has_cyrillic_titles():
+    feed = parse_feed(corpus("ibash-windows-1251.xml"), {"content-type": "text/xml"},
+                      "http://ibash.org.ru/rss.xml")
+    assert len(feed.entries) == 50
+    assert feed.title == "iBash.Org.Ru"
+    assert all(e.title.startswith("Цитата #") for e in feed.entries)
+    assert feed.entries[0].published_at == "2018-03-21T07:27:32Z"
+    assert "программер" in feed.entries[0].summary
