@@ -70,8 +70,9 @@ def check_config(ctx):
 @click.option("--due", is_flag=True, help="Poll only sources whose next check has come (what the daemon uses).")
 @click.option("--no-dispatch", is_flag=True, help="Store and queue alerts but do not send them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--log-summary", is_flag=True, hidden=True, help="Log the summary as one event (the daemon's child).")
 @click.pass_context
-def crawl(ctx, once, source_ids, due, no_dispatch, as_json):
+def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
     """Poll sources once, store new articles, send alerts, print a summary.
 
     \b
@@ -97,7 +98,13 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json):
         result = dispatch_pending(cfg, store)
         summary.alerts_sent, summary.alerts_failed = result.sent, result.failed
     store.close()
-    if as_json:
+    if log_summary:
+        from .logs import event
+
+        fields = summary.as_dict()
+        fields["errors"] = len(fields["errors"])
+        event("cycle_done", **fields)
+    elif as_json:
         click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(format_summary(summary))

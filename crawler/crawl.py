@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import dedup
 from .config import Config
 from .errors import ParseError
-from .logs import event
+from .logs import event, quiet_libraries
 from .models import FeedEntry
 from .parse import parse_feed
 from .pipeline import Matcher, build_article, save
@@ -206,7 +206,8 @@ def run_once(config: Config, store: Store, source_ids: list[str]) -> Summary:
     session = CrawlSession(config, store, source_ids)
     if not session.sources:
         return session.summary
-    process = CrawlerProcess(scrapy_settings(config), install_root_handler=False)
+    process = CrawlerProcess({**scrapy_settings(config), "LOG_INSTALL_ROOT_HANDLER": False})
+    quiet_libraries()
     process.crawl(FeedSpider, session=session)
     process.start()
     return session.summary

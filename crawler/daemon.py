@@ -75,7 +75,7 @@ class Daemon:
 
     def crawl_command(self) -> list[str]:
         return [sys.executable, "-m", "crawler", "--config", str(self.config_dir), "crawl", "--once", "--due",
-                "--no-dispatch"]
+                "--no-dispatch", "--log-summary"]
 
     def tick(self) -> None:
         if self.stop.is_set():

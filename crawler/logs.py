@@ -27,3 +27,16 @@ def setup(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     log.setLevel(getattr(logging, level.upper(), logging.INFO))
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Called again after Scrapy's CrawlerProcess, which resets its loggers to DEBUG."""
+    # Library chatter (Scrapy's stats dump, trafilatura's "discarding data") is not an event the
+    # operator acts on; their warnings about our inputs are reported by our own events instead.
+    for name, lib_level in (("scrapy", logging.WARNING), ("scrapy.downloadermiddlewares.retry", logging.CRITICAL),
+                            ("twisted", logging.ERROR), ("py.warnings", logging.ERROR),
+                            ("trafilatura", logging.ERROR), ("htmldate", logging.ERROR),
+                            ("courlan", logging.ERROR), ("charset_normalizer", logging.ERROR),
+                            ("apscheduler", logging.WARNING)):
+        logging.getLogger(name).setLevel(lib_level)

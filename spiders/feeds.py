@@ -7,20 +7,29 @@ All decisions (is this entry new, what to record about a feed, how to build an a
 from __future__ import annotations
 
 import scrapy
+from scrapy import exceptions as sx
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TxTimeoutError
 
 from spiders.middlewares import PolicyRefused
 
+# Scrapy 2.14+ wraps Twisted's errors in its own classes; older releases raise Twisted's.
+_DNS = tuple(c for c in (DNSLookupError, getattr(sx, "CannotResolveHostError", None)) if c)
+_TIMEOUT = tuple(c for c in (TxTimeoutError, TCPTimedOutError, getattr(sx, "DownloadTimeoutError", None)) if c)
+_CANCELLED = tuple(c for c in (getattr(sx, "DownloadCancelledError", None),) if c)
+
 
 def failure_kind(failure) -> str:
+    """A short, stable name for what went wrong, stored as the feed's last_error_kind."""
     if failure.check(PolicyRefused):
         return "policy"
-    if failure.check(DNSLookupError):
+    if failure.check(*_DNS):
         return "dns"
-    if failure.check(TxTimeoutError, TCPTimedOutError):
+    if failure.check(*_TIMEOUT):
         return "timeout"
-    if failure.check(scrapy.exceptions.IgnoreRequest):
-        return "ignored"
+    if _CANCELLED and failure.check(*_CANCELLED) and "max size" in failure.getErrorMessage().lower():
+        return "too_large"
+    if failure.check(sx.IgnoreRequest):
+        return "robots" if "robots" in failure.getErrorMessage().lower() else "ignored"
     return "connection"
 
 

@@ -183,3 +183,22 @@ def test_crawl_unknown_source_is_a_clear_error(tmp_path, seed_outlet):
     proc = cli(cfg, "crawl", "--once", "--source", "nope", check=False)
     assert proc.returncode == 2
     assert "no source with id 'nope'" in proc.stderr
+
+
+def test_feed_larger_than_the_limit_is_an_error_not_a_partial_parse(tmp_path, seed_outlet):
+    cfg = seed_config(tmp_path, seed_outlet, limits={"max_feed_bytes": 1000})
+    summary = crawl_once(cfg)
+    assert summary["new_articles"] == 0 and len(summary["errors"]) == 1
+    store = Store(cfg / "newswatch.db")
+    assert store.feeds()[0]["last_error_kind"] == "too_large"
+
+
+def test_dns_failure_is_recorded_as_dns(tmp_path, seed_outlet):
+    cfg = seed_config(tmp_path, seed_outlet, extra_sources=[
+        {"id": "nowhere", "name": "Nowhere", "feeds": ["http://no-such-host.invalid/feed.xml"]}],
+        network={"allow": ["127.0.0.1", "no-such-host.invalid"]})
+    summary = crawl_once(cfg)
+    assert summary["new_articles"] == 1
+    store = Store(cfg / "newswatch.db")
+    feed = next(f for f in store.feeds() if f["source_id"] == "nowhere")
+    assert feed["last_error_kind"] == "dns"
