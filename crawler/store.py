@@ -71,6 +71,14 @@ MIGRATIONS: list[list[str]] = [
             sent_at TEXT, last_error TEXT, UNIQUE (article_id, watch_id, channel))""",
         "CREATE INDEX outbox_due ON outbox(state, next_attempt_at)",
     ],
+    [
+        # The daemon's own notices for the operator (source down / recovered, dead letters, channel
+        # disabled). Stages write them; the operator channel sends them and sets sent_at.
+        """CREATE TABLE notices (
+            id INTEGER PRIMARY KEY, kind TEXT NOT NULL, source_id TEXT, channel TEXT, message TEXT NOT NULL,
+            created_at TEXT NOT NULL, sent_at TEXT)""",
+        "CREATE INDEX notices_unsent ON notices(sent_at)",
+    ],
 ]
 
 
@@ -340,3 +348,19 @@ class Store:
 
     def outbox(self) -> list[dict]:
         return list(self.db.query("SELECT * FROM outbox ORDER BY created_at, id"))
+
+    # ------------------------------------------------------------------ operator notices
+    def add_notice(self, kind: str, message: str, *, source_id: str | None = None, channel: str | None = None,
+                   now: datetime | None = None) -> int:
+        """Queue a notice for the operator (kinds: source_down, source_recovered, dead_letter,
+        channel_disabled, ...)."""
+        cur = self.db.execute(
+            "INSERT INTO notices (kind, source_id, channel, message, created_at) VALUES (?, ?, ?, ?, ?)",
+            [kind, source_id, channel, message, iso(now or utcnow())])
+        return cur.lastrowid
+
+    def unsent_notices(self, limit: int = 100) -> list[dict]:
+        return list(self.db.query("SELECT * FROM notices WHERE sent_at IS NULL ORDER BY id LIMIT ?", [limit]))
+
+    def mark_notice_sent(self, notice_id: int, now: datetime | None = None) -> None:
+        self.db.execute("UPDATE notices SET sent_at = ? WHERE id = ?", [iso(now or utcnow()), notice_id])
