@@ -50,14 +50,15 @@ _SUFFIXES = set("""
     men ben pen menen benen penen
     dagi degi tagi tegi ndagi ndegi
     im ing si imiz ingiz miz ngiz
-    ho on yon ro yi am at ash amon aton ashon
+    ho on yon ro yi ash ashon
     i a e u
 """.split())
 # plural -lar/-лар (kk, ky, uz), -тар/-дар (kk, ky), -ҳо/-он/-ён (tg); genitive -ning (uz), -нын/-дын/-тын
 # (kk, ky), -дун/-нун (ky); accusative -ni/-ны/-ды/-ты; dative -ga/-ka/-qa (uz), -ға/-ге/-қа/-ке (kk),
 # -га/-го/-ка/-ко (ky), -на/-не (after a possessive); locative -da/-да/-та/-нда; ablative -dan/-дан/-тан/
 # -нан/-ндан; instrumental -мен/-бен/-пен (kk), -менен (ky); -дагы/-дағы/-dagi; possessives -im, -ing,
-# -i, -si, -imiz, -ingiz; Tajik izofat -и/-йи, object -ро, enclitics -ам, -ат, -аш, -амон, -атон, -ашон.
+# -i, -si, -imiz, -ingiz; Tajik izofat -и/-йи, object -ро, enclitics -аш, -ашон (not -ам/-ат: муҳоҷират,
+# migration, is not муҳоҷир, migrant).
 _BY_LENGTH = sorted({len(s) for s in _SUFFIXES}, reverse=True)
 _BACK = set("aou")
 _FRONT_LETTERS = set("әөүіäöü")
