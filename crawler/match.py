@@ -309,9 +309,20 @@ def _explain(index: Index, watch_id: str, found: list[int], spans, toks, haystac
         first = spans(tid)[0]
         if keyword not in by_keyword or first < by_keyword[keyword]:
             by_keyword[keyword] = first
-    ordered = sorted(by_keyword.items(), key=lambda kv: kv[1])[:MAX_MATCHES_PER_WATCH]
-    out = []
+    def order(item):
+        keyword, (first, last) = item
+        # at one place: the longest finding first, then a keyword in the script of the text
+        return first, -last, script(keyword) != script(toks[first][0])
+
+    ordered = sorted(by_keyword.items(), key=order)
+    out, shown = [], []
     for keyword, (first, last) in ordered:
+        # one line per finding: мигрант and мигрант* hitting the same word explain it once
+        if any(a <= first and last <= b for a, b in shown):
+            continue
+        shown.append((first, last))
+        if len(out) == MAX_MATCHES_PER_WATCH:
+            break
         start, end = toks[first][1], toks[last][2]
         out.append(Match(watch_id=watch_id, keyword=keyword, form=haystack[start:end].translate(_INVISIBLE),
                          snippet=_snippet(haystack, start, end).translate(_INVISIBLE)))
