@@ -17,6 +17,8 @@ Every match explains itself: the keyword, the form found in the text and the sen
 
 from __future__ import annotations
 
+import bisect
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -260,7 +262,8 @@ def find_all(index: Index, title: str, text: str, *, source_id: str | None = Non
 
     candidates = sorted({w for wid in hits for tid in _terms_of_word(index, wid)
                          for w in index.watches_by_term.get(tid, ())})
-    out = []
+    out: list[Match] = []
+    ends: list[int] | None = None
     for no in candidates:
         watch = index.watches[no]
         if only is not None and watch.rule.id not in only:
@@ -268,7 +271,9 @@ def find_all(index: Index, title: str, text: str, *, source_id: str | None = Non
         found = _evaluate(watch, spans)
         if found is None or not _passes(watch.rule, source_id, country, languages, haystack):
             continue
-        out.extend(_explain(index, watch.rule.id, found, spans, toks, haystack))
+        if ends is None:
+            ends = sentence_ends(haystack)
+        out.extend(_explain(index, watch.rule.id, found, spans, toks, haystack, ends))
     return out
 
 
@@ -302,7 +307,8 @@ def _evaluate(watch: _Watch, spans) -> list[int] | None:
     return positive + own
 
 
-def _explain(index: Index, watch_id: str, found: list[int], spans, toks, haystack: str) -> list[Match]:
+def _explain(index: Index, watch_id: str, found: list[int], spans, toks, haystack: str,
+             ends: list[int]) -> list[Match]:
     by_keyword: dict[str, tuple[int, int]] = {}
     for tid in found:
         keyword = index.terms[tid].text if tid >= 0 else index.nears[-1 - tid].text
@@ -325,7 +331,7 @@ def _explain(index: Index, watch_id: str, found: list[int], spans, toks, haystac
             break
         start, end = toks[first][1], toks[last][2]
         out.append(Match(watch_id=watch_id, keyword=keyword, form=haystack[start:end].translate(_INVISIBLE),
-                         snippet=_snippet(haystack, start, end).translate(_INVISIBLE)))
+                         snippet=_snippet(haystack, start, end, ends).translate(_INVISIBLE)))
     return out
 
 
@@ -389,13 +395,21 @@ def _is_boundary(text: str, i: int) -> bool:
     return not (j < len(text) and text[j].islower())
 
 
-def _snippet(text: str, start: int, end: int) -> str:
-    left = start
-    while left > 0 and not _is_boundary(text, left - 1):
-        left -= 1
-    right = end
-    while right < len(text) and not _is_boundary(text, right):
-        right += 1
+_BOUNDARY_CANDIDATE = re.compile(r"[.!?…\n]")
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Positions where a sentence ends (computed once per article; snippets bisect it)."""
+    return [m.start() for m in _BOUNDARY_CANDIDATE.finditer(text) if _is_boundary(text, m.start())]
+
+
+def _snippet(text: str, start: int, end: int, ends: list[int] | None = None) -> str:
+    if ends is None:
+        ends = sentence_ends(text)
+    i = bisect.bisect_left(ends, start)  # ends[i - 1] < start: the previous sentence's end
+    left = ends[i - 1] + 1 if i > 0 else 0
+    j = bisect.bisect_left(ends, end)  # first end at or after the hit
+    right = ends[j] if j < len(ends) else len(text)
     if right < len(text) and text[right] != "\n":
         right += 1  # keep the sentence's own full stop
         while right < len(text) and text[right] in "\"'»”)]":

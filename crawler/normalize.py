@@ -49,18 +49,14 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
 
 
-def _is_cyrillic(ch: str) -> bool:
-    return "\u0400" <= ch <= "\u052f"
+_CYR_RE = re.compile("[\u0400-\u052f]")
+_LAT_RE = re.compile("[A-Za-z\u00c0-\u024f]")
 
 
 def script(word: str) -> str:
     """CYRILLIC, LATIN or OTHER, by the majority of the word's letters (digits count as neither)."""
-    cyr = lat = 0
-    for ch in word:
-        if _is_cyrillic(ch):
-            cyr += 1
-        elif ch.isascii() and ch.isalpha() or "\u00c0" <= ch <= "\u024f":
-            lat += 1
+    cyr = len(_CYR_RE.findall(word))
+    lat = len(_LAT_RE.findall(word))
     if not cyr and not lat:
         return OTHER
     return CYRILLIC if cyr >= lat else LATIN
@@ -70,11 +66,9 @@ def fold(word: str, keep_yo: bool = False) -> str:
     """The comparable spelling of one word (see the module docstring). ``keep_yo`` keeps ё, which the
     skeleton needs (Uzbek ёш is yosh), while Russian spelling drops its dots freely."""
     word = unicodedata.normalize("NFKC", word).casefold().translate(_FOLD_TABLE)
-    if not word.isascii():
-        has_cyr = any(_is_cyrillic(ch) for ch in word)
-        has_lat = has_cyr and any(ch.isascii() and ch.isalpha() for ch in word)
-        if has_lat:  # mixed scripts: the minority letters are look-alikes of the majority's
-            word = word.translate(_LAT_TO_CYR if script(word) == CYRILLIC else _CYR_TO_LAT)
+    if not word.isascii() and _CYR_RE.search(word) and _LAT_RE.search(word):
+        # mixed scripts: the minority letters are look-alikes of the majority's
+        word = word.translate(_LAT_TO_CYR if script(word) == CYRILLIC else _CYR_TO_LAT)
     return word if keep_yo or "ё" not in word else word.replace("ё", "е")
 
 

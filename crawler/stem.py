@@ -161,7 +161,7 @@ def analyse(word: str) -> Analysis:
         e_key = "e" + _ENGLISH.stemWord(surface.replace("ʼ", "'"))
     if word_script != "O":
         skel = skeleton(yo)
-        front = any(c in _FRONT_LETTERS for c in yo)
+        front = not _FRONT_LETTERS.isdisjoint(yo)
         t_keys = tuple(sorted({t_key(c, word_script) for c in turkic_candidates(skel, front)}))
     found = Analysis(surface, skel, word_script, front, "x" + surface, r_key, e_key, t_keys)
     if len(_CACHE) >= _CACHE_MAX:
