@@ -485,7 +485,16 @@ def load(directory: str | Path) -> Config:
     known_sources = {src.id for src in sources}
     for i, item in enumerate(_load_list(watches_file, "watches")):
         where = f"watches[{i}]"
-        v = _apply(WATCH_KEYS, item, watches_file, where)
+        try:
+            v = _apply(WATCH_KEYS, item, watches_file, where)
+        except ConfigError as exc:
+            watch_id = item.get("id") if isinstance(item, dict) else None
+            if not watch_id:
+                raise
+            # name the watch: "watches[7]" alone is hard to find in a long file
+            prefix = f"{exc.file}: " + (f"{exc.path}: " if exc.path else "")
+            raise ConfigError(f"watch {watch_id!r}: {exc.detail[len(prefix):]}", file=exc.file,
+                              path=exc.path) from None
         if v["id"] in seen:
             raise ConfigError(f"duplicate watch id {v['id']!r}", file=str(watches_file), path=f"{where}.id")
         seen[v["id"]] = i

@@ -191,14 +191,16 @@ def _term_spans(index: Index, tid: int, hits: dict[int, list[int]], toks, haysta
     return spans
 
 
-def _near_span(spans_per_term: list[list[tuple[int, int]]], within: int) -> tuple[int, int] | None:
-    """The earliest window holding one occurrence of every term, starts at most ``within`` words apart."""
+def _near_span(spans_per_term: list[list[tuple[int, int]]], within: int,
+               line_of: list[int]) -> tuple[int, int] | None:
+    """The earliest window holding one occurrence of every term, starts at most ``within`` words apart,
+    on one line (a paragraph, or the title: a window never runs from the title into the text)."""
     best = None
     for anchor_list in spans_per_term:
         for start, _ in anchor_list:
             chosen = []
             for spans in spans_per_term:
-                inside = [s for s in spans if start <= s[0] <= start + within]
+                inside = [s for s in spans if start <= s[0] <= start + within and line_of[s[1]] == line_of[start]]
                 if not inside:
                     break
                 chosen.append(inside[0])
@@ -248,6 +250,15 @@ def find_all(index: Index, title: str, text: str, *, source_id: str | None = Non
     if not hits:
         return []
     span_cache: dict[int, list[tuple[int, int]]] = {}
+    line_cache: list[list[int]] = []
+
+    def lines() -> list[int]:
+        """Line number of every token (for near groups)."""
+        if not line_cache:
+            breaks = [m.start() for m in re.finditer("\n", haystack)]
+            line_cache.append([bisect.bisect_left(breaks, start) for _, start, _ in toks])
+        return line_cache[0]
+
 
     def spans(tid: int) -> list[tuple[int, int]]:
         if tid not in span_cache:
@@ -256,7 +267,7 @@ def find_all(index: Index, title: str, text: str, *, source_id: str | None = Non
             else:
                 near = index.nears[-1 - tid]
                 parts = [spans(t) for t in index.near_terms[-1 - tid]]
-                window = _near_span(parts, near.within) if all(parts) else None
+                window = _near_span(parts, near.within, lines()) if all(parts) else None
                 span_cache[tid] = [window] if window else []
         return span_cache[tid]
 
