@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .models import Match
 from .normalize import INVISIBLE, LATIN, script, tokens
-from .rules import Near, Rule, RuleError, Term, Word, parse_rule, parse_term
+from .rules import Near, Rule, Term, Word, parse_rule
 from .stem import analyse
 
 __all__ = ["WatchRule", "Index", "compile_watches", "find_all", "CompiledWatch", "compile_watch", "find_matches",
@@ -70,6 +70,7 @@ class Index:
     skel_prefixes: dict[int, dict[str, list[int]]] = field(default_factory=dict)
     term_words: list[tuple[int, ...]] = field(default_factory=list)
     watches_by_term: dict[int, list[int]] = field(default_factory=dict)
+    terms_by_word: dict[int, list[int]] = field(default_factory=dict)
     _word_ids: dict[Word, int] = field(default_factory=dict)
     _term_ids: dict[Term, int] = field(default_factory=dict)
 
@@ -118,6 +119,9 @@ def compile_watches(watches: Iterable[WatchRule]) -> Index:
                     [_term_id(index, t, no) for t in rule.none])
         any_ids, all_ids, none_ids = ids(watch.rule)
         index.watches.append(_Watch(watch, any_ids, all_ids, none_ids, [ids(r) for _, r in watch.rule.topics]))
+    for tid, wids in enumerate(index.term_words):
+        for wid in set(wids):
+            index.terms_by_word.setdefault(wid, []).append(tid)
     return index
 
 
@@ -271,7 +275,7 @@ def find_all(index: Index, title: str, text: str, *, source_id: str | None = Non
                 span_cache[tid] = [window] if window else []
         return span_cache[tid]
 
-    candidates = sorted({w for wid in hits for tid in _terms_of_word(index, wid)
+    candidates = sorted({w for wid in hits for tid in index.terms_by_word.get(wid, ())
                          for w in index.watches_by_term.get(tid, ())})
     out: list[Match] = []
     ends: list[int] | None = None
@@ -286,15 +290,6 @@ def find_all(index: Index, title: str, text: str, *, source_id: str | None = Non
             ends = sentence_ends(haystack)
         out.extend(_explain(index, watch.rule.id, found, spans, toks, haystack, ends))
     return out
-
-
-def _terms_of_word(index: Index, wid: int) -> list[int]:
-    cache = index.__dict__.setdefault("_terms_by_word", {})
-    if not cache:
-        for tid, wids in enumerate(index.term_words):
-            for w in set(wids):
-                cache.setdefault(w, []).append(tid)
-    return cache.get(wid, [])
 
 
 def _evaluate(watch: _Watch, spans) -> list[int] | None:
