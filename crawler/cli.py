@@ -152,5 +152,117 @@ def demo(keep):
     run_demo(keep)
 
 
+@main.group()
+def watches():
+    """Try watches on a text, or run one over the stored articles.
+
+    \b
+    Example:
+        newswatch watches test article.html
+    """
+
+
+def _read_input(path: str, limit: int) -> tuple[bytes, str]:
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+        name = "stdin"
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise click.BadParameter(str(exc), param_hint="FILE") from None
+        name = Path(path).name
+    if len(data) > limit:
+        raise click.BadParameter(f"larger than limits.max_page_bytes ({limit} bytes)", param_hint="FILE")
+    return data, name
+
+
+@watches.command("test")
+@click.argument("file", metavar="FILE|-")
+@click.option("--watch", "watch_ids", multiple=True, metavar="ID", help="Only this watch (repeatable).")
+@click.option("--title", default=None, help="The article's title (a saved HTML page brings its own).")
+@click.option("--source", "source_id", default=None, metavar="ID",
+              help="Treat the text as an article of this source (for the sources/countries/languages filters).")
+@click.option("--language", default=None, help="The article's language (ru, kk, ky, uz, tg, en ...); "
+              "default: the page's, else the source's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON.")
+@click.pass_context
+def watches_test(ctx, file, watch_ids, title, source_id, language, as_json):
+    """Run the watches over a text file or a saved article page (- reads stdin) and print the matches,
+    exactly as the daemon would record them. Exit status 0 with matches, 1 without.
+
+    \b
+    Example:
+        newswatch watches test --watch migrant-workers --source azattyk article.html
+        echo "Мигранттардын саны өстү" | newswatch watches test --json -
+    """
+    from .watches import article_from_input, run_test
+
+    cfg = _load(ctx)
+    if source_id:
+        cfg.source(source_id)
+    data, name = _read_input(file, cfg.settings.limits["max_page_bytes"])
+    article = article_from_input(data, name, title=title, source_id=source_id, language=language)
+    matches = run_test(cfg, article, watch_ids)
+    names = {w.id: w.name for w in cfg.watches}
+    if as_json:
+        click.echo(json.dumps({"title": article.title, "language": article.language,
+                               "matches": [{"watch_id": m.watch_id, "watch_name": names[m.watch_id],
+                                            "keyword": m.keyword, "form": m.form, "snippet": m.snippet}
+                                           for m in matches]}, ensure_ascii=False, indent=2))
+    elif not matches:
+        click.echo("no watch matches")
+    else:
+        current = None
+        for m in matches:
+            if m.watch_id != current:
+                current = m.watch_id
+                click.echo(f"{m.watch_id} ({names[m.watch_id]})")
+            click.echo(f"  {m.keyword} «{' '.join(m.form.split())}»: {m.snippet}")
+    sys.exit(0 if matches else 1)
+
+
+@watches.command("backfill")
+@click.argument("watch_id", metavar="WATCH")
+@click.option("--alert", is_flag=True, help="Also queue and send alerts for the newly matched articles "
+              "(default: only record the matches).")
+@click.option("--since", default=None, metavar="DATE", help="Only articles published on or after this date "
+              "(2025-06-01).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def watches_backfill(ctx, watch_id, alert, since, as_json):
+    """Run one watch over the stored articles and record its matches (no alerts unless --alert; an
+    article already matched by this watch is not alerted again).
+
+    \b
+    Example:
+        newswatch watches backfill migrant-workers --since 2025-06-01
+    """
+    from .store import Store
+    from .watches import backfill
+
+    cfg = _load(ctx)
+    store = Store(cfg.database_path)
+    try:
+        result = backfill(cfg, store, watch_id, alert=alert, since=since)
+        if alert and result.alerts_queued:
+            from .alerts.dispatcher import dispatch_pending
+
+            dispatch_pending(cfg, store)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return
+    rows = [("articles looked at", result.articles), ("matched", result.matched),
+            ("  of which new", result.new), ("alerts queued", result.alerts_queued)]
+    click.echo("\n".join(f"{name:<24}{value:>6}" for name, value in rows))
+    for ex in result.examples:
+        click.echo(f"  [{ex['article_id']}] {ex['title']}")
+        for m in ex["matches"][:3]:
+            click.echo(f"      {m['keyword']} «{' '.join(m['form'].split())}»: {m['snippet']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .errors import ConfigError
+from .rules import LANGUAGES, RuleError, load_topic, parse_rule, topic_names
 
 # --------------------------------------------------------------------------- validators
 # Each takes the raw YAML value and returns the converted one, or raises ValueError(message).
@@ -168,11 +169,41 @@ SOURCE_KEYS = [
     Key("enabled", True, "Set false to keep a source in the file without polling it.", _bool),
 ]
 
+def _terms(v):
+    """Keyword lists stay raw here; crawler.rules parses them (and names the bad item)."""
+    if v is None:
+        return ()
+    if not isinstance(v, (str, list, dict)):
+        raise ValueError("must be a list of keywords (or a mapping from language to list)")
+    return v
+
+
+def _languages(v):
+    v = _str_list(v)
+    for item in v:
+        if item not in LANGUAGES:
+            raise ValueError(f"unknown language {item!r} (known: {', '.join(LANGUAGES)})")
+    return v
+
+
 WATCH_KEYS = [
     Key("id", None, "Short unique id.", _ident, required=True),
     Key("name", None, "Name shown in alerts.", _str, required=True),
-    Key("keywords", None, "Words and phrases; case-insensitive whole words, a phrase matches across "
-        "line breaks.", _str_list, required=True),
+    Key("keywords", (), "Same as `any` (kept for older configs).", _terms),
+    Key("any", (), "Keywords of which at least one must occur: words (found with their inflections, in "
+        "Cyrillic and Latin), \"quoted phrases\", prefix wildcards (`миграц*`) and exact forms (`=ООН`). "
+        "A list, or a mapping from language to list.", _terms),
+    Key("all", (), "Keywords that must all occur.", _terms),
+    Key("none", (), "Keywords that must not occur (the article is skipped if one does).", _terms),
+    Key("near", (), "Groups of words that must occur close together: `{words: [журналист, задерж*], "
+        "within: 6}` (within 1-50 words, default 5); a group counts like an `any` keyword.", _terms),
+    Key("topics", (), "Shipped or own topics (config/topics/ID.yaml) whose keywords count like `any` "
+        "keywords: migrant-workers, border-incidents, journalist-detentions.", _str_list),
+    Key("sources", (), "Only articles of these source ids (default: all).", _str_list),
+    Key("countries", (), "Only articles of sources in these countries (KZ, KG, UZ, TJ, TM; default: all).",
+        _str_list),
+    Key("languages", (), "Only articles in these languages (ru, kk, ky, uz, uz-Latn, uz-Cyrl, tg, tk, en); "
+        "an article of unknown language always passes.", _languages),
     Key("channels", (), "Names of channels from settings.yaml that get alerts for this watch.", _str_list),
 ]
 
@@ -237,8 +268,12 @@ class Source:
 class Watch:
     id: str
     name: str
-    keywords: tuple[str, ...]
+    keywords: tuple[str, ...]  # the `any` keywords as written (crawler.rules parses them into ``rule``)
     channels: tuple[str, ...] = ()
+    rule: Any = None  # crawler.rules.Rule
+    sources: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -382,6 +417,41 @@ def _load_list(path: Path, top: str) -> list:
     return items
 
 
+class _Topics:
+    """Topic files, each read (and checked) once per load; the user's config/topics/ wins over shipped ones."""
+
+    def __init__(self, user_dir: Path):
+        self.files = topic_names((user_dir,))
+        self.rules: dict = {}
+
+    def get(self, name: str, watch_id: str, watches_file: Path, where: str):
+        if name not in self.files:
+            known = ", ".join(sorted(self.files)) or "none"
+            raise ConfigError(f"watch {watch_id!r}: unknown topic {name!r} (known: {known})",
+                              file=str(watches_file), path=where)
+        if name not in self.rules:
+            try:
+                self.rules[name] = load_topic(self.files[name])
+            except RuleError as exc:
+                raise ConfigError(f"{exc.message} (topic used by watch {watch_id!r})",
+                                  file=str(self.files[name]), path=exc.path or None) from None
+        return self.rules[name]
+
+
+def _watch_rule(v: dict, watches_file: Path, where: str, topics: _Topics):
+    used = {name: topics.get(name, v["id"], watches_file, f"{where}.topics[{j}]")
+            for j, name in enumerate(v["topics"])}
+    try:
+        rule = parse_rule({k: v[k] for k in ("keywords", "any", "all", "none", "near", "topics")}, used)
+    except RuleError as exc:
+        raise ConfigError(f"watch {v['id']!r}: {exc.message}", file=str(watches_file),
+                          path=f"{where}.{exc.path}" if exc.path else where) from None
+    if not (rule.any or rule.all or rule.near or rule.topics):
+        raise ConfigError(f"watch {v['id']!r}: needs keywords (any, all or near) or topics",
+                          file=str(watches_file), path=where)
+    return rule
+
+
 def load(directory: str | Path) -> Config:
     """Load and validate the three files in ``directory``. Raises ConfigError."""
     directory = Path(directory)
@@ -411,20 +481,36 @@ def load(directory: str | Path) -> Config:
 
     watches_file = directory / "watches.yaml"
     watches, seen = [], {}
+    topics = _Topics(directory / "topics")
+    known_sources = {src.id for src in sources}
     for i, item in enumerate(_load_list(watches_file, "watches")):
         where = f"watches[{i}]"
-        v = _apply(WATCH_KEYS, item, watches_file, where)
+        try:
+            v = _apply(WATCH_KEYS, item, watches_file, where)
+        except ConfigError as exc:
+            watch_id = item.get("id") if isinstance(item, dict) else None
+            if not watch_id:
+                raise
+            # name the watch: "watches[7]" alone is hard to find in a long file
+            prefix = f"{exc.file}: " + (f"{exc.path}: " if exc.path else "")
+            raise ConfigError(f"watch {watch_id!r}: {exc.detail[len(prefix):]}", file=exc.file,
+                              path=exc.path) from None
         if v["id"] in seen:
             raise ConfigError(f"duplicate watch id {v['id']!r}", file=str(watches_file), path=f"{where}.id")
         seen[v["id"]] = i
-        if not v["keywords"]:
-            raise ConfigError("needs at least one keyword", file=str(watches_file), path=f"{where}.keywords")
+        rule = _watch_rule(v, watches_file, where, topics)
         for j, ch in enumerate(v["channels"]):
             if ch not in settings.channels:
                 known = ", ".join(sorted(settings.channels)) or "none defined"
                 raise ConfigError(f"unknown channel {ch!r} (settings.yaml channels: {known})",
                                   file=str(watches_file), path=f"{where}.channels[{j}]")
-        watches.append(Watch(id=v["id"], name=v["name"], keywords=v["keywords"], channels=v["channels"]))
+        for j, src in enumerate(v["sources"]):
+            if src not in known_sources:
+                raise ConfigError(f"watch {v['id']!r}: unknown source {src!r} (not in sources.yaml)",
+                                  file=str(watches_file), path=f"{where}.sources[{j}]")
+        watches.append(Watch(id=v["id"], name=v["name"], keywords=tuple(t.text for t in rule.any),
+                             channels=v["channels"], rule=rule, sources=v["sources"], countries=v["countries"],
+                             languages=v["languages"]))
 
     return Config(directory=directory, settings=settings, sources=tuple(sources), watches=tuple(watches))
 

@@ -75,18 +75,22 @@ class Saved:
 
 
 class Matcher:
-    """The config's watches, compiled once per crawl."""
+    """The config's watches, compiled once per crawl into one index. The daemon, ``watches test`` and
+    ``watches backfill`` all match through ``run``, so they give the same answer for the same article."""
 
-    def __init__(self, config: Config):
-        self.watches = [(w, match.compile_watch(w.id, w.keywords)) for w in config.watches]
-        self.channels = {w.id: w.channels for w in config.watches}
-        self.names = {w.id: w.name for w in config.watches}
+    def __init__(self, config: Config, watch_ids: list[str] | None = None):
+        watches = [w for w in config.watches if watch_ids is None or w.id in watch_ids]
+        self.index = match.compile_watches(
+            match.WatchRule(w.id, w.rule, w.sources, w.countries, w.languages) for w in watches)
+        self.channels = {w.id: w.channels for w in watches}
+        self.names = {w.id: w.name for w in watches}
+        self.sources = {s.id: s for s in config.sources}
 
     def run(self, article: Article) -> list[Match]:
-        found = []
-        for _, compiled in self.watches:
-            found.extend(match.find_matches(compiled, article.title, article.text))
-        return found
+        source = self.sources.get(article.source_id)
+        return match.find_all(self.index, article.title, article.text, source_id=article.source_id,
+                              country=source.country if source else None, language=article.language,
+                              source_languages=source.languages if source else ())
 
 
 def save(store: Store, matcher: Matcher, article: Article) -> Saved:

@@ -364,3 +364,23 @@ class Store:
 
     def mark_notice_sent(self, notice_id: int, now: datetime | None = None) -> None:
         self.db.execute("UPDATE notices SET sent_at = ? WHERE id = ?", [iso(now or utcnow()), notice_id])
+
+    # ------------------------------------------------------------------ watches backfill (issue 4)
+    def iter_articles(self, *, since: str | None = None, batch: int = 500) -> Iterator[dict]:
+        """Stored articles, oldest id first, in batches (a large archive is never loaded whole).
+        ``since``: only articles published (or, lacking a date, fetched) on or after this ISO date."""
+        last = 0
+        while True:
+            rows = list(self.db.query(
+                """SELECT id, source_id, title, text, language FROM articles
+                   WHERE id > ? AND (? IS NULL OR coalesce(published_at, fetched_at) >= ?)
+                   ORDER BY id LIMIT ?""", [last, since, since, batch]))
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1]["id"]
+
+    def matched_article_ids(self, watch_id: str) -> set[int]:
+        """Articles that already have a match for this watch."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT article_id FROM matches WHERE watch_id = ?",
+                                              [watch_id])}

@@ -111,3 +111,58 @@ def test_every_settings_key_in_shipped_settings_file():
         else:
             flat.add(key)
     assert {k.name for k in config.SETTINGS_KEYS} <= flat
+
+
+# --- watch rules (issue 4): a bad keyword names the file, the place and the watch; nothing starts -----
+
+
+@pytest.mark.parametrize("watch, where, problem", [
+    ({"any": ["мигрант", ""]}, "watches[0].any[1]", "empty keyword"),
+    ({"keywords": ['"migrant workers']}, "watches[0].keywords[0]", "unbalanced quote"),
+    ({"any": ["«Азаттык"]}, "watches[0].any[0]", "unbalanced quote"),
+    ({"topics": ["migrants"]}, "watches[0].topics[0]", "unknown topic 'migrants'"),
+    ({"any": ["мигрант"], "languages": ["uzbek"]}, "watches[0].languages", "unknown language 'uzbek'"),
+    ({"any": {"kz": ["мигрант"]}}, "watches[0].any.kz", "unknown language 'kz'"),
+    ({"any": ["ми*"]}, "watches[0].any[0]", "at least 3 letters"),
+    ({"near": [{"words": ["журналист"], "within": 5}]}, "watches[0].near[0].words", "at least two words"),
+    ({"near": [{"words": ["журналист", "задерж*"], "within": 500}]}, "watches[0].near[0].within", "1 to 50"),
+    ({"any": ["мигрант"], "sources": ["nope"]}, "watches[0].sources[0]", "unknown source 'nope'"),
+    ({"channels": []}, "watches[0]", "needs keywords"),
+], ids=["empty", "unbalanced-quote", "unbalanced-guillemet", "unknown-topic", "unknown-language",
+        "unknown-language-key", "short-wildcard", "near-one-word", "near-too-far", "unknown-source", "no-keywords"])
+def test_bad_watch_names_file_place_and_watch_id(tmp_path, watch, where, problem):
+    cfg = good(tmp_path, watches=[{"id": "migrants-kg", "name": "Migrants", **watch}])
+    message = error_of(cfg)
+    assert str(cfg / "watches.yaml") in message
+    assert where in message and problem in message
+    assert "migrants-kg" in message
+
+
+def test_bad_watch_stops_check_config_and_the_daemon(tmp_path):
+    cfg = good(tmp_path, watches=[{"id": "migrants-kg", "name": "Migrants", "any": ['"мигранты']}])
+    for command in (["check-config"], ["run"]):
+        proc = cli(cfg, *command, check=False, timeout=30)
+        assert proc.returncode == 2
+        assert "watches.yaml" in proc.stderr and "migrants-kg" in proc.stderr and "unbalanced quote" in proc.stderr
+
+
+def test_own_topic_file_with_a_bad_keyword_is_named(tmp_path):
+    cfg = good(tmp_path, watches=[{"id": "water", "name": "Water", "topics": ["water"]}])
+    (cfg / "topics").mkdir()
+    (cfg / "topics" / "water.yaml").write_text("any:\n  ru: [Токтогул, '']\n", encoding="utf-8")
+    message = error_of(cfg)
+    assert str(cfg / "topics" / "water.yaml") in message and "any.ru[1]" in message
+    assert "empty keyword" in message and "'water'" in message
+
+
+def test_shipped_topics_load_and_cover_every_language():
+    from crawler.rules import load_topic, topic_names
+
+    names = topic_names()
+    assert {"migrant-workers", "border-incidents", "journalist-detentions"} <= set(names)
+    migrants = yaml.safe_load(names["migrant-workers"].read_text(encoding="utf-8"))
+    assert {"en", "ru", "kk", "ky", "uz", "uz-Cyrl", "tg"} <= set(migrants["any"])
+    for path in names.values():
+        assert load_topic(path).positive
+    assert [w.rule.topics[0][0] for w in config.load(REPO / "config").watches] == [
+        "migrant-workers", "journalist-detentions", "border-incidents"]
