@@ -50,11 +50,12 @@ def channels_for(hook: WebhookReceiver | None = None, mailbox: Mailbox | None = 
     return out
 
 
-def cli(config_dir: Path, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(config_dir: Path, *args: str, check: bool = True, timeout: float = 120,
+        input: str | None = None) -> subprocess.CompletedProcess:
     """Run ``newswatch`` as a user would: a separate process (the Twisted reactor runs once per process)."""
     env = dict(os.environ, NW_TEST_WEBHOOK_SECRET=WEBHOOK_SECRET)
     proc = subprocess.run([sys.executable, "-m", "crawler", "--config", str(config_dir), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+                          capture_output=True, text=True, timeout=timeout, env=env, input=input)
     if check and proc.returncode != 0:
         raise AssertionError(f"newswatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -4,12 +4,15 @@ a real SQLite file. `watches test` must answer exactly as the daemon did for the
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, channels_for, cli, crawl_once, write_config
 
 from crawler.demo.servers import OutletServer
 from crawler.store import Store
+
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 OUTLET = FIXTURES / "watches" / "outlet"
 WATCHES = [
@@ -122,3 +125,15 @@ def test_backfill_records_matches_without_alerts_then_alert_sends_only_new_ones(
     assert (out["matched"], out["new"], out["alerts_queued"]) == (1, 0, 0)
     text = cli(cfg, "watches", "backfill", "migrant-workers", "--since", "2030-01-01").stdout
     assert "articles looked at           0" in text
+
+
+def test_shipped_journalist_topic_ignores_reportedly_near_detained():
+    """Seed article: "Kyrgyz citizens were detained and reportedly assaulted" is no journalist's detention;
+    "reporter" stems to "report", so the topic lists it as an exact form."""
+    text = ("Several months earlier, a diplomatic dispute arose between Russia and Kyrgyzstan following a similar "
+            "raid in Moscow during which Kyrgyz citizens were detained and reportedly assaulted.\n")
+    proc = cli(REPO_CONFIG, "watches", "test", "--watch", "detained-journalists", "-", check=False, input=text)
+    assert proc.returncode == 1, proc.stdout
+    hit = "Two reporters of the Azattyk service were detained in Bishkek on Tuesday.\n"
+    proc = cli(REPO_CONFIG, "watches", "test", "--watch", "detained-journalists", "-", check=False, input=hit)
+    assert proc.returncode == 0 and "reporters" in proc.stdout

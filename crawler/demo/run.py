@@ -36,9 +36,9 @@ def write_demo_config(directory: Path, outlet_url: str, hook_url: str, smtp_port
         "id": "steppe-wire", "name": "Steppe Wire (demo outlet)", "homepage": outlet_url + "/",
         "country": "KZ", "languages": ["en"], "interval": "15m", "feeds": [outlet_url + "/feed.xml"]}]}
     watches = {"watches": [
-        {"id": "migrant-workers", "name": "Migrant workers", "keywords": ["migrant workers", "migrants"],
+        {"id": "migrant-workers", "name": "Migrant workers", "topics": ["migrant-workers"],
          "channels": ["desk-mail", "desk-hook"]},
-        {"id": "journalists", "name": "Detained journalists", "keywords": ["journalist detained", "detained journalist"],
+        {"id": "journalists", "name": "Detained journalists", "topics": ["journalist-detentions"],
          "channels": ["desk-hook"]},
     ]}
     for name, data in (("settings.yaml", settings), ("sources.yaml", sources), ("watches.yaml", watches)):
