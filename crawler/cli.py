@@ -302,13 +302,13 @@ def prune(ctx, older_than, dry_run):
     try:
         if dry_run:
             r = store.prunable(before)
-            click.echo(f"would drop the text of {r['articles']} articles stored before {before:%Y-%m-%d} "
+            click.echo(f"would drop the text of {r['articles']} articles stored before {before:%Y-%m-%d %H:%M} UTC "
                        f"({_bytes(r['text_bytes'])} of text); nothing changed (dry run)")
             return
         r = store.prune_text(before)
     finally:
         store.close()
-    click.echo(f"dropped the text of {r['articles']} articles stored before {before:%Y-%m-%d} "
+    click.echo(f"dropped the text of {r['articles']} articles stored before {before:%Y-%m-%d %H:%M} UTC "
                f"({_bytes(r['text_bytes'])} of text) and {r['cycles']} old cycle records; database "
                f"{_bytes(r['bytes_before'])} -> {_bytes(r['bytes_after'])}")
 

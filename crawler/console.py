@@ -26,7 +26,8 @@ def is_terminal() -> bool:
 def crawl_progress(total_feeds_hint: int = 0) -> Iterator:
     """A progress bar on stderr; yields the observer the crawl session calls. Log lines written
     meanwhile are printed above the bar instead of through it."""
-    console = Console(stderr=True)
+    # soft_wrap: a long log line printed above the bar must stay one line (the terminal wraps it).
+    console = Console(stderr=True, soft_wrap=True)
     progress = Progress(SpinnerColumn(), TextColumn("[bold]feeds"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                         redirect_stderr=True, transient=True)
@@ -75,7 +76,7 @@ def status_table(report: dict) -> Table:
     for name, justify in (("source", "left"), ("country", "left"), ("last success", "left"),
                           ("last error", "left"), ("errors in a row", "right"), ("next check", "left"),
                           ("24 h", "right"), ("7 d", "right")):
-        table.add_column(name, justify=justify, overflow="fold")
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "last error")
     for s in report["sources"]:
         failing = s["consecutive_errors"] > 0
         error = f"{s['last_error_kind']}: {s['last_error']}" if failing else ""
