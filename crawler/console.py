@@ -87,7 +87,8 @@ def status_table(report: dict) -> Table:
 
 
 def print_status(report: dict) -> None:
-    console = Console()
+    # Piped into grep or a mail, 80 columns would fold every error message.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(status_table(report))
     o = report["outbox"]
     console.print(f"alerts: {o['pending']} pending, {o['sending']} sending, {o['sent']} sent, "

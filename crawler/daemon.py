@@ -13,11 +13,14 @@ writes a heartbeat to the ``daemon`` table, which ``newswatch status`` reads for
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -100,10 +103,46 @@ class Daemon:
         self._config_error: str | None = None
         self._wake_pending = False
         self._healthy = True
+        self._config_signature: tuple | None = None
+        self.snapshot_root: Path | None = None
 
-    def _reload(self) -> None:
+    def _signature(self) -> tuple:
+        files = sorted(p for p in self.config_dir.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+    def _load_snapshot(self) -> config_mod.Config:
+        """Copy the config files aside and load the copy. The crawl child reads the copy, so it runs on
+        the config the daemon accepted, never on a half-saved or invalid edit of the user's files."""
+        staging = Path(tempfile.mkdtemp(prefix="staging-", dir=self.snapshot_root))
         try:
-            new = config_mod.load(self.config_dir)
+            for p in self.config_dir.iterdir():
+                if p.is_file() and p.suffix in (".yaml", ".yml"):
+                    shutil.copyfile(p, staging / p.name)
+            new = config_mod.load(staging)
+        except (ConfigError, OSError) as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise ConfigError(f"cannot read the config: {exc}", file=str(self.config_dir)) from None
+            # Name the user's file, not the copy.
+            raise ConfigError(str(exc).replace(str(staging), str(self.config_dir)).removeprefix("config: ")) from None
+        current = self.snapshot_root / "current"
+        old = self.snapshot_root / f"old-{os.getpid()}"
+        if current.exists():
+            current.rename(old)
+        staging.rename(current)
+        shutil.rmtree(old, ignore_errors=True)
+        return dataclasses.replace(new, directory=self.config_dir)
+
+    def _reload(self, force: bool = False) -> None:
+        try:
+            signature = self._signature()
+        except OSError:
+            signature = None
+        if signature is not None and signature == self._config_signature and not force:
+            return
+        self._config_signature = signature
+        try:
+            new = self._load_snapshot()
         except ConfigError as exc:
             # Once per distinct error, not once per tick: the operator needs the line, not a flood.
             if str(exc) != self._config_error:
@@ -124,7 +163,8 @@ class Daemon:
         self.config = new
 
     def crawl_command(self) -> list[str]:
-        return [sys.executable, "-m", "crawler", "--config", str(self.config_dir), "crawl", "--once", "--due",
+        config_dir = self.snapshot_root / "current" if self.snapshot_root else self.config_dir
+        return [sys.executable, "-m", "crawler", "--config", str(config_dir), "crawl", "--once", "--due",
                 "--no-dispatch", "--log-summary"]
 
     def tick(self) -> None:
@@ -228,9 +268,11 @@ class Daemon:
         if self.tick_running_since is not None:
             # One tick at a time: the running one asks for another as soon as it ends.
             self._wake_pending = True
+            self._config_signature = None
             event("reload_requested", signal="SIGHUP", note="after the running tick")
             return
         event("reload_requested", signal="SIGHUP")
+        self._config_signature = None  # read the files even if they look unchanged
         self.scheduler.modify_job("tick", next_run_time=datetime.now(UTC))
 
     def _run_child(self) -> None:
@@ -271,7 +313,10 @@ class Daemon:
     def run(self) -> None:
         lock = InstanceLock(self.config.database_path)
         lock.acquire()
+        self.snapshot_root = Path(tempfile.mkdtemp(prefix="newswatch-config-"))
         try:
+            self._config_signature = self._signature()
+            self.config = self._load_snapshot()
             store = Store(self.config.database_path)  # create / migrate before the first tick
             try:
                 store.daemon_started(os.getpid(), socket.gethostname(), self.config.settings.tick)
@@ -298,5 +343,6 @@ class Daemon:
                 store.close()
             except StoreError:
                 pass
+            shutil.rmtree(self.snapshot_root, ignore_errors=True)
             lock.release()
             event("daemon_stopped")
