@@ -326,13 +326,10 @@ def browse(ctx, port, host):
         newswatch browse --port 8001    # then open http://127.0.0.1:8001/
     """
     from .browse import serve
-    from .errors import StoreError
     from .store import Store
 
     cfg = _load(ctx)
     Store(cfg.database_path).close()  # create / migrate, so the views exist
-    if not cfg.database_path.exists():
-        raise StoreError(f"no database at {cfg.database_path}")
     click.echo(f"serving {cfg.database_path} read-only on http://{host}:{port}/  (Ctrl-C stops)", err=True)
     serve(cfg.database_path, host, port)
 

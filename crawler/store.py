@@ -515,7 +515,8 @@ class Store:
         size_before = self.file_bytes()
         with self.db.atomic():
             self.db.execute(f"UPDATE articles SET text = NULL, text_pruned_at = ? WHERE id IN "
-                            f"(SELECT a.id FROM articles a WHERE {self._PRUNABLE})", [iso(now or utcnow()), iso(before)])
+                            f"(SELECT a.id FROM articles a WHERE {self._PRUNABLE})",
+                            [iso(now or utcnow()), iso(before)])
             report["cycles"] = self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [iso(before)]).rowcount
         self.db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
