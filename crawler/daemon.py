@@ -202,9 +202,12 @@ class Daemon:
 
     def _count_cycles(self, store: Store) -> None:
         """Cycles recorded since the last look (the daemon's children and any manual crawl --once)."""
-        for row in store.cycles_after(self.cycle_cursor):
+        rows = store.cycles_after(self.cycle_cursor)
+        for row in rows:
             self.metrics.observe_cycle(row)
             self.cycle_cursor = row["id"]
+        if rows:
+            store.trim_cycles()
 
     def _archive_state(self) -> dict:
         store = Store(self.config.database_path, busy_timeout_ms=2000)

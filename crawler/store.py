@@ -446,6 +446,11 @@ class Store:
                 r[key] = json.loads(r[key])
         return rows
 
+    def trim_cycles(self, keep_days: float = 30, now: datetime | None = None) -> int:
+        """Cycle records are for metrics and status, not an archive: a month is plenty."""
+        cutoff = iso((now or utcnow()) - timedelta(days=keep_days))
+        return self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [cutoff]).rowcount
+
     def last_cycle_id(self) -> int:
         return self.db.execute("SELECT coalesce(max(id), 0) FROM cycles").fetchone()[0]
 
