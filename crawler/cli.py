@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -79,10 +80,12 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
     Example:
         newswatch crawl --once --source timesca
     """
-    from .crawl import run_once
-    from .store import Store
+    from .console import crawl_progress, is_terminal, print_summary
+    from .crawl import CycleStats, run_once
+    from .store import Store, utcnow
 
     cfg = _load(ctx)
+    started = utcnow()
     store = Store(cfg.database_path)
     if source_ids:
         ids = [cfg.source(i).id for i in source_ids]
@@ -91,12 +94,21 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
         ids = store.due_sources()
     else:
         ids = [s.id for s in cfg.sources if s.enabled]
-    summary = run_once(cfg, store, ids)
+    stats = CycleStats()
+    terminal = is_terminal() and not (as_json or log_summary)
+    if terminal:
+        with crawl_progress() as observer:
+            summary = run_once(cfg, store, ids, observer=observer, stats=stats)
+    else:
+        summary = run_once(cfg, store, ids, stats=stats)
     if not no_dispatch:
         from .alerts.dispatcher import dispatch_pending
 
         result = dispatch_pending(cfg, store)
         summary.alerts_sent, summary.alerts_failed = result.sent, result.failed
+    store.record_cycle(started_at=started, finished_at=utcnow(), summary=summary.as_dict(),
+                       error_kinds=dict(stats.error_kinds), poll_seconds=stats.poll_seconds,
+                       extract_seconds=stats.extract_seconds)
     store.close()
     if log_summary:
         from .logs import event
@@ -106,6 +118,8 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
         event("cycle_done", **fields)
     elif as_json:
         click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+    elif terminal:
+        print_summary(summary)
     else:
         click.echo(format_summary(summary))
 
@@ -262,6 +276,174 @@ def watches_backfill(ctx, watch_id, alert, since, as_json):
         click.echo(f"  [{ex['article_id']}] {ex['title']}")
         for m in ex["matches"][:3]:
             click.echo(f"      {m['keyword']} «{' '.join(m['form'].split())}»: {m['snippet']}")
+
+
+# --------------------------------------------------------------------------- operations (issue 8)
+
+
+def _since(value: str) -> datetime:
+    """``7d``, ``12h``, ``90m`` ago, or an ISO date / time (UTC)."""
+    from .config import parse_duration
+    from .store import utcnow
+
+    try:
+        return utcnow() - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a duration (7d, 12h) nor a date (2025-06-01)") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def status(ctx, as_json):
+    """Show every source (last success, last error, errors in a row, next check, articles in 24 h and 7 d),
+    the alert outbox and whether the daemon runs.
+
+    \b
+    Example:
+        newswatch status
+        newswatch status --json | jq '.sources[] | select(.consecutive_errors > 0)'
+    """
+    from .console import print_status
+    from .daemon import lock_holder
+    from .status import build_report
+    from .store import Store, utcnow
+
+    cfg = _load(ctx)
+    store = Store(cfg.database_path)
+    try:
+        store.sync_sources(cfg.sources)
+        report = build_report(sources=store.source_status(), outbox=store.outbox_counts(),
+                              daemon=store.daemon_state(), daemon_pid=lock_holder(cfg.database_path),
+                              last_cycle=store.last_cycle(), now=utcnow())
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print_status(report)
+
+
+@main.command()
+@click.option("--since", default="7d", show_default=True, help="Articles stored since: a duration (7d, 12h) "
+              "or a date (2025-06-01).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--watch", "watch_id", metavar="ID", help="Only articles that matched this watch.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (atomically) instead of standard output.")
+@click.pass_context
+def export(ctx, since, fmt, watch_id, output):
+    """Export articles with their outlet and matches as JSON Lines or CSV.
+
+    \b
+    Example:
+        newswatch export --since 7d --format csv --watch migrant-workers --output migrants.csv
+        newswatch export --since 2025-06-01 > june.jsonl
+    """
+    import os
+    import tempfile
+
+    from .export import WRITERS
+    from .store import Store
+
+    cfg = _load(ctx)
+    if watch_id and watch_id not in {w.id for w in cfg.watches}:
+        # A watch removed from the config still has its stored matches: export them, but say so.
+        click.echo(f"warning: no watch {watch_id!r} in watches.yaml; exporting its stored matches, if any",
+                   err=True)
+    start = _since(since)
+    store = Store(cfg.database_path)
+    try:
+        rows = store.export_rows(start, watch_id)
+        if output is None:
+            n = WRITERS[fmt](rows, click.get_text_stream("stdout"))
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+            try:
+                # A BOM lets spreadsheet programs read Cyrillic CSV as UTF-8.
+                encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+                with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
+                    n = WRITERS[fmt](rows, f)
+                os.replace(tmp, output)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+    finally:
+        store.close()
+    click.echo(f"exported {n} articles stored since {start:%Y-%m-%d %H:%M} UTC"
+               + (f" to {output}" if output else ""), err=True)
+
+
+@main.command()
+@click.option("--older-than", required=True, metavar="DURATION", help="Drop the text of articles stored longer "
+              "ago than this (a duration: 365d, 180d).")
+@click.option("--dry-run", is_flag=True, help="Say what would go and change nothing.")
+@click.pass_context
+def prune(ctx, older_than, dry_run):
+    """Drop the text of old articles and reclaim the space; titles, links, dates, outlets, sightings and
+    matches stay, and titles stay searchable.
+
+    \b
+    Example:
+        newswatch prune --older-than 365d --dry-run
+        newswatch prune --older-than 365d
+    """
+    from .config import parse_duration
+    from .store import Store, utcnow
+
+    cfg = _load(ctx)
+    try:
+        before = utcnow() - timedelta(seconds=parse_duration(older_than))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    store = Store(cfg.database_path)
+    try:
+        if dry_run:
+            r = store.prunable(before)
+            click.echo(f"would drop the text of {r['articles']} articles stored before {before:%Y-%m-%d %H:%M} UTC "
+                       f"({_bytes(r['text_bytes'])} of text); nothing changed (dry run)")
+            return
+        r = store.prune_text(before)
+    finally:
+        store.close()
+    click.echo(f"dropped the text of {r['articles']} articles stored before {before:%Y-%m-%d %H:%M} UTC "
+               f"({_bytes(r['text_bytes'])} of text) and {r['cycles']} old cycle records; database "
+               f"{_bytes(r['bytes_before'])} -> {_bytes(r['bytes_after'])}")
+
+
+@main.command()
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but "
+              "loopback shows the archive to that network.")
+@click.pass_context
+def browse(ctx, port, host):
+    """Browse and search the archive in a web browser (Datasette, read-only, live).
+
+    \b
+    Example:
+        newswatch browse --port 8001    # then open http://127.0.0.1:8001/
+    """
+    from .browse import serve
+    from .store import Store
+
+    cfg = _load(ctx)
+    Store(cfg.database_path).close()  # create / migrate, so the views exist
+    click.echo(f"serving {cfg.database_path} read-only on http://{host}:{port}/  (Ctrl-C stops)", err=True)
+    serve(cfg.database_path, host, port)
 
 
 if __name__ == "__main__":  # pragma: no cover

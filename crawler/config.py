@@ -155,6 +155,12 @@ SETTINGS_KEYS = [
     Key("alerts.max_attempts", 8, "Sends tried per alert before it is marked failed.",
         _number(1, 100, integer=True)),
     Key("alerts.retry_base", 60.0, "First retry delay in seconds; doubles per attempt.", _number(1, 86400)),
+    Key("http.enabled", True, "Serve /healthz and /metrics from the daemon.", _bool),
+    Key("http.host", "127.0.0.1", "Address the daemon's HTTP server listens on. Anything but loopback exposes "
+        "the metrics to that network.", _str),
+    Key("http.port", 9120, "Port of the daemon's HTTP server; 0 turns it off.", _number(0, 65535, integer=True)),
+    Key("http.stall_ticks", 3, "/healthz fails when no tick has run for this many ticks (a running crawl cycle "
+        "counts as alive up to limits.cycle_timeout).", _number(2, 1000, integer=True)),
 ]
 
 SOURCE_KEYS = [
@@ -287,6 +293,7 @@ class Settings:
     network_allow: tuple[str, ...]
     alerts: dict
     channels: dict[str, EmailChannel | WebhookChannel]
+    http: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -399,7 +406,7 @@ def _load_settings(path: Path) -> Settings:
         database=values["database"], user_agent=values["user_agent"], tick=values["tick"],
         default_interval=values["default_interval"], politeness=_section(values, "politeness"),
         limits=_section(values, "limits"), network_allow=values["network.allow"],
-        alerts=_section(values, "alerts"), channels=channels)
+        alerts=_section(values, "alerts"), channels=channels, http=_section(values, "http"))
 
 
 def _load_list(path: Path, top: str) -> list:

@@ -9,6 +9,9 @@ most one cycle: the daemon starts a child process per cycle.
 from __future__ import annotations
 
 import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import dedup
@@ -48,6 +51,16 @@ class Summary:
 
 
 @dataclass
+class CycleStats:
+    """What the metrics need beyond the summary: error kinds and per-poll / per-page timings."""
+
+    error_kinds: Counter = field(default_factory=Counter)
+    poll_seconds: list[float] = field(default_factory=list)
+    extract_seconds: list[float] = field(default_factory=list)
+    feeds_done: int = 0
+
+
+@dataclass
 class _FeedProgress:
     source_id: str
     pending: int
@@ -68,7 +81,14 @@ class CrawlSession:
         self.max_page_bytes = limits["max_page_bytes"]
         self.max_items = limits["max_items_per_feed"]
         self.summary = Summary(sources_polled=len(self.sources))
+        self.stats = CycleStats()
+        # Called after every feed answer and every article, e.g. to move a progress bar.
+        self.observer: Callable[[CrawlSession], None] | None = None
         self._progress: dict[str, _FeedProgress] = {}
+
+    def _observe(self) -> None:
+        if self.observer is not None:
+            self.observer(self)
 
     def plan(self) -> list[FeedPlan]:
         out = []
@@ -86,12 +106,28 @@ class CrawlSession:
         text = f"{kind}: [{source_id}] {feed_url}: {message}"
         errors = self.store.record_feed_error(feed_url, kind=kind, error=message, status=status)
         self.summary.errors.append(text)
+        self.stats.error_kinds[kind] += 1
+        self.stats.feeds_done += 1
+        self._observe()
         event("feed_error", 30, source_id=source_id, url=feed_url, stage="fetch" if kind != "parse" else "parse",
               kind=kind, consecutive_errors=errors, error=message)
 
     def feed_response(self, feed_url: str, response_url: str, status: int, headers: dict[str, str],
-                      body: bytes) -> list[FeedEntry]:
+                      body: bytes, download_seconds: float | None = None) -> list[FeedEntry]:
         """Record what the feed said; return the entries whose pages should be fetched."""
+        started = time.perf_counter()
+        try:
+            return self._feed_response(feed_url, response_url, status, headers, body)
+        finally:
+            if download_seconds is not None:
+                # A poll lasts from the request to the feed's entries being known: download plus parse.
+                self.stats.poll_seconds.append(download_seconds + time.perf_counter() - started)
+            if status < 400 and status >= 200:
+                self.stats.feeds_done += 1
+                self._observe()
+
+    def _feed_response(self, feed_url: str, response_url: str, status: int, headers: dict[str, str],
+                       body: bytes) -> list[FeedEntry]:
         state = self.store.feed_state(feed_url)
         source_id = state.source_id
         if status == 304:
@@ -147,9 +183,12 @@ class CrawlSession:
         progress = self._progress.get(feed_url)
         source_id = progress.source_id if progress else self.store.feed_state(feed_url).source_id
         source = self.sources[source_id]
+        started = time.perf_counter()
         article, problem = build_article(source_id=source_id, feed_url=feed_url, entry=entry, page=item["page"],
                                          page_url=item.get("page_url"), content_type=item.get("content_type"),
                                          languages=source.languages)
+        if item["page"] is not None:
+            self.stats.extract_seconds.append(time.perf_counter() - started)
         problem = item.get("error") or problem
         if problem:
             self.summary.summary_only += 1
@@ -168,6 +207,7 @@ class CrawlSession:
             progress.pending -= 1
             if progress.pending <= 0:
                 self._feed_done(feed_url)
+        self._observe()
 
 
 def scrapy_settings(config: Config) -> dict:
@@ -196,14 +236,19 @@ def scrapy_settings(config: Config) -> dict:
     }
 
 
-def run_once(config: Config, store: Store, source_ids: list[str]) -> Summary:
-    """Poll the given sources once, in this process (at most once per process)."""
+def run_once(config: Config, store: Store, source_ids: list[str],
+             observer: Callable[[CrawlSession], None] | None = None, stats: CycleStats | None = None) -> Summary:
+    """Poll the given sources once, in this process (at most once per process). ``stats``, when given,
+    is filled with the cycle's error kinds and timings; ``observer`` is called as the cycle advances."""
     from scrapy.crawler import CrawlerProcess
 
     from spiders.feeds import FeedSpider
 
     store.sync_sources(config.sources)
     session = CrawlSession(config, store, source_ids)
+    session.observer = observer
+    if stats is not None:
+        session.stats = stats
     if not session.sources:
         return session.summary
     process = CrawlerProcess({**scrapy_settings(config), "LOG_INSTALL_ROOT_HANDLER": False})

@@ -23,11 +23,18 @@ def event(name: str, level: int = logging.INFO, **fields) -> None:
 def setup(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(_library_chatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     log.setLevel(getattr(logging, level.upper(), logging.INFO))
     quiet_libraries()
+
+
+def _library_chatter(record: logging.LogRecord) -> bool:
+    # Scrapy logs its banner and a multi-line version dump while CrawlerProcess starts, before
+    # quiet_libraries() can lower its level again: they would break one-event-per-line.
+    return not (record.name.startswith("scrapy") and record.levelno < logging.WARNING)
 
 
 def quiet_libraries() -> None:

@@ -79,6 +79,42 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL, sent_at TEXT)""",
         "CREATE INDEX notices_unsent ON notices(sent_at)",
     ],
+    [
+        # Operations (issue 8). The daemon's own state (one row): status shows uptime, the daemon's
+        # HTTP server reads its heartbeat.
+        """CREATE TABLE daemon (
+            id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, host TEXT, started_at TEXT, heartbeat_at TEXT,
+            stopped_at TEXT, tick REAL)""",
+        # One row per crawl cycle, written by the process that ran it; the daemon turns new rows into
+        # Prometheus counters and histograms (the cycle runs in a child process that cannot serve them).
+        """CREATE TABLE cycles (
+            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL, seconds REAL NOT NULL,
+            sources_polled INTEGER NOT NULL, feeds_polled INTEGER NOT NULL, feeds_unchanged INTEGER NOT NULL,
+            new_articles INTEGER NOT NULL, duplicates INTEGER NOT NULL, summary_only INTEGER NOT NULL,
+            matches INTEGER NOT NULL, alerts_queued INTEGER NOT NULL, alerts_sent INTEGER NOT NULL,
+            alerts_failed INTEGER NOT NULL, errors INTEGER NOT NULL,
+            error_kinds TEXT NOT NULL, poll_seconds TEXT NOT NULL, extract_seconds TEXT NOT NULL)""",
+        "CREATE INDEX cycles_finished ON cycles(finished_at)",
+        # prune drops old article text but keeps the row: mark it so nobody mistakes it for an empty page.
+        "ALTER TABLE articles ADD COLUMN text_pruned_at TEXT",
+        "CREATE INDEX matches_watch ON matches(watch_id, matched_at)",
+        "CREATE INDEX sightings_article ON sightings(article_id)",
+        # Readable views for `newswatch browse` (Datasette shows column names as headings).
+        """CREATE VIEW article_list AS
+           SELECT a.id AS id, a.title AS "Title", coalesce(s.name, a.source_id) AS "Outlet",
+                  s.country AS "Country", a.language AS "Language", a.published_at AS "Published",
+                  a.fetched_at AS "Stored", a.url AS "Link", a.author AS "Author",
+                  CASE WHEN a.text_pruned_at IS NOT NULL THEN 'pruned'
+                       WHEN a.summary_only THEN 'feed summary' ELSE 'full text' END AS "Text",
+                  (SELECT json_group_array(DISTINCT m.watch_id) FROM matches m WHERE m.article_id = a.id) AS "Watches"
+           FROM articles a LEFT JOIN sources s ON s.id = a.source_id""",
+        """CREATE VIEW match_list AS
+           SELECT m.id AS id, m.watch_id AS "Watch", a.title AS "Title", coalesce(s.name, a.source_id) AS "Outlet",
+                  s.country AS "Country", a.language AS "Language", m.keyword AS "Keyword",
+                  m.form AS "Found as", m.snippet AS "Sentence", m.matched_at AS "Matched", a.url AS "Link",
+                  a.id AS article_id
+           FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN sources s ON s.id = a.source_id""",
+    ],
 ]
 
 
@@ -384,3 +420,140 @@ class Store:
         """Articles that already have a match for this watch."""
         return {r[0] for r in self.db.execute("SELECT DISTINCT article_id FROM matches WHERE watch_id = ?",
                                               [watch_id])}
+
+    # ------------------------------------------------------------------ operations (issue 8): daemon state,
+    # cycle records, status, export, prune
+    def daemon_started(self, pid: int, host: str, tick: float, now: datetime | None = None) -> None:
+        now = iso(now or utcnow())
+        self.db.execute(
+            """INSERT INTO daemon (id, pid, host, started_at, heartbeat_at, stopped_at, tick)
+               VALUES (1, ?, ?, ?, ?, NULL, ?) ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, host=excluded.host,
+               started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at, stopped_at=NULL,
+               tick=excluded.tick""", [pid, host, now, now, tick])
+
+    def daemon_heartbeat(self, tick: float | None = None, now: datetime | None = None) -> None:
+        """A write, on purpose: the health check uses it to prove the database is writable."""
+        try:
+            self.db.execute("UPDATE daemon SET heartbeat_at = ?, tick = coalesce(?, tick) WHERE id = 1",
+                            [iso(now or utcnow()), tick])
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path} is not writable: {exc}") from None
+
+    def daemon_stopped(self, now: datetime | None = None) -> None:
+        self.db.execute("UPDATE daemon SET stopped_at = ? WHERE id = 1", [iso(now or utcnow())])
+
+    def daemon_state(self) -> dict | None:
+        rows = list(self.db.query("SELECT pid, host, started_at, heartbeat_at, stopped_at, tick FROM daemon"))
+        return rows[0] if rows else None
+
+    def record_cycle(self, *, started_at: datetime, finished_at: datetime, summary: dict,
+                     error_kinds: dict[str, int], poll_seconds: list[float], extract_seconds: list[float]) -> int:
+        keys = ("sources_polled", "feeds_polled", "feeds_unchanged", "new_articles", "duplicates", "summary_only",
+                "matches", "alerts_queued", "alerts_sent", "alerts_failed")
+        values = [summary[k] for k in keys]
+        cur = self.db.execute(
+            f"""INSERT INTO cycles (started_at, finished_at, seconds, {", ".join(keys)}, errors, error_kinds,
+                poll_seconds, extract_seconds) VALUES ({", ".join("?" * (len(keys) + 7))})""",
+            [iso(started_at), iso(finished_at), round((finished_at - started_at).total_seconds(), 3), *values,
+             len(summary["errors"]), json.dumps(error_kinds), json.dumps([round(x, 4) for x in poll_seconds]),
+             json.dumps([round(x, 4) for x in extract_seconds])])
+        return cur.lastrowid
+
+    def cycles_after(self, cycle_id: int, limit: int = 1000) -> list[dict]:
+        rows = list(self.db.query("SELECT * FROM cycles WHERE id > ? ORDER BY id LIMIT ?", [cycle_id, limit]))
+        for r in rows:
+            for key in ("error_kinds", "poll_seconds", "extract_seconds"):
+                r[key] = json.loads(r[key])
+        return rows
+
+    def trim_cycles(self, keep_days: float = 30, now: datetime | None = None) -> int:
+        """Cycle records are for metrics and status, not an archive: a month is plenty."""
+        cutoff = iso((now or utcnow()) - timedelta(days=keep_days))
+        return self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [cutoff]).rowcount
+
+    def last_cycle_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM cycles").fetchone()[0]
+
+    def source_status(self, now: datetime | None = None) -> list[dict]:
+        """One row per enabled source: feed health folded together, articles stored in 24 h and 7 days."""
+        now = now or utcnow()
+        day, week = iso(now - timedelta(days=1)), iso(now - timedelta(days=7))
+        return list(self.db.query(
+            """SELECT s.id AS source_id, s.name, s.country, count(f.id) AS feeds,
+                      max(f.last_success_at) AS last_success_at, max(f.last_polled_at) AS last_polled_at,
+                      max(f.consecutive_errors) AS consecutive_errors, min(f.next_check_at) AS next_check_at,
+                      (SELECT f2.last_error_kind FROM feeds f2 WHERE f2.source_id = s.id AND f2.consecutive_errors > 0
+                       ORDER BY f2.consecutive_errors DESC, f2.last_error_at DESC LIMIT 1) AS last_error_kind,
+                      (SELECT f2.last_error FROM feeds f2 WHERE f2.source_id = s.id AND f2.consecutive_errors > 0
+                       ORDER BY f2.consecutive_errors DESC, f2.last_error_at DESC LIMIT 1) AS last_error,
+                      (SELECT max(f2.last_error_at) FROM feeds f2 WHERE f2.source_id = s.id) AS last_error_at,
+                      (SELECT count(*) FROM articles a WHERE a.source_id = s.id AND a.fetched_at >= ?) AS articles_24h,
+                      (SELECT count(*) FROM articles a WHERE a.source_id = s.id AND a.fetched_at >= ?) AS articles_7d
+               FROM sources s LEFT JOIN feeds f ON f.source_id = s.id
+               WHERE s.enabled = 1 GROUP BY s.id ORDER BY s.id""", [day, week]))
+
+    def archive_state(self) -> dict:
+        """What /metrics reports as gauges: outbox by state, failing sources, articles."""
+        failing = self.db.execute(
+            """SELECT count(DISTINCT f.source_id) FROM feeds f JOIN sources s ON s.id = f.source_id
+               WHERE s.enabled = 1 AND f.consecutive_errors > 0""").fetchone()[0]
+        return {"outbox": self.outbox_counts(), "failing_sources": failing, "articles": self.count("articles")}
+
+    def last_cycle(self) -> dict | None:
+        rows = self.cycles_after(self.last_cycle_id() - 1, limit=1)
+        return rows[0] if rows else None
+
+    def export_rows(self, since: datetime, watch_id: str | None = None) -> Iterator[dict]:
+        """Articles stored since ``since`` (oldest first), with their outlet and the watches they matched."""
+        where, params = "a.fetched_at >= ?", [iso(since)]
+        if watch_id:
+            where += " AND EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.watch_id = ?)"
+            params.append(watch_id)
+        for row in self.db.query(
+                f"""SELECT a.id, a.source_id, coalesce(s.name, a.source_id) AS outlet, s.country, a.url,
+                           a.canonical_url, a.title, a.author, a.published_at, a.fetched_at, a.language,
+                           a.summary_only, a.text_pruned_at, a.text,
+                           (SELECT json_group_array(json_object('watch', m.watch_id, 'keyword', m.keyword,
+                                   'form', m.form, 'snippet', m.snippet))
+                            FROM matches m WHERE m.article_id = a.id) AS matches
+                    FROM articles a LEFT JOIN sources s ON s.id = a.source_id
+                    WHERE {where} ORDER BY a.fetched_at, a.id""", params):
+            row["matches"] = json.loads(row["matches"])
+            yield row
+
+    def prunable(self, before: datetime) -> dict:
+        """Articles stored before ``before`` whose text is still there and whose alerts are all settled."""
+        row = self.db.execute(
+            f"""SELECT count(*), coalesce(sum(length(CAST(text AS BLOB))), 0), min(fetched_at), max(fetched_at)
+                FROM articles a WHERE {self._PRUNABLE}""", [iso(before)]).fetchone()
+        return {"articles": row[0], "text_bytes": row[1], "oldest": row[2], "newest": row[3]}
+
+    # Pending alerts still need their article's excerpt, so their text stays until they are settled.
+    _PRUNABLE = """a.fetched_at < ? AND a.text_pruned_at IS NULL AND a.text IS NOT NULL AND a.text != ''
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.article_id = a.id
+                                   AND o.state IN ('pending', 'sending'))"""
+
+    def prune_text(self, before: datetime, now: datetime | None = None) -> dict:
+        """Drop the text of old articles (the FTS triggers keep the index in step: titles stay searchable),
+        keep every other column, sightings and matches, drop cycle records as old, then reclaim space."""
+        report = self.prunable(before)
+        size_before = self.file_bytes()
+        with self.db.atomic():
+            self.db.execute(f"UPDATE articles SET text = NULL, text_pruned_at = ? WHERE id IN "
+                            f"(SELECT a.id FROM articles a WHERE {self._PRUNABLE})",
+                            [iso(now or utcnow()), iso(before)])
+            report["cycles"] = self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [iso(before)]).rowcount
+        self.db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        report["bytes_before"], report["bytes_after"] = size_before, self.file_bytes()
+        return report
+
+    def file_bytes(self) -> int:
+        """Database file plus its WAL: what the archive takes on disk."""
+        total = 0
+        for suffix in ("", "-wal"):
+            p = Path(str(self.path) + suffix)
+            total += p.stat().st_size if p.exists() else 0
+        return total

@@ -57,7 +57,8 @@ class FeedSpider(scrapy.Spider):
         feed_url = response.meta["feed_url"]
         headers = {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
                    for k, v in response.headers.items()}
-        entries = self.session.feed_response(feed_url, response.url, response.status, headers, response.body)
+        entries = self.session.feed_response(feed_url, response.url, response.status, headers, response.body,
+                                             download_seconds=response.meta.get("download_latency"))
         for entry in entries:
             meta = {"source_id": response.meta["source_id"], "handle_httpstatus_all": True,
                     "download_maxsize": self.session.max_page_bytes}
