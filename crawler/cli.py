@@ -91,7 +91,7 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
         ids = store.due_sources()
     else:
         ids = [s.id for s in cfg.sources if s.enabled]
-    summary = run_once(cfg, store, ids)
+    summary = run_once(cfg, store, ids, retry_gone=bool(source_ids))
     if not no_dispatch:
         from .alerts.dispatcher import dispatch_pending
 
@@ -112,7 +112,8 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
 
 def format_summary(summary) -> str:
     rows = [("sources polled", summary.sources_polled), ("feeds polled", summary.feeds_polled),
-            ("feeds unchanged", summary.feeds_unchanged), ("new articles", summary.new_articles),
+            ("feeds unchanged", summary.feeds_unchanged), ("feeds deferred", summary.feeds_deferred),
+            ("new articles", summary.new_articles),
             ("  of which summary only", summary.summary_only), ("duplicates", summary.duplicates),
             ("matches", summary.matches), ("alerts queued", summary.alerts_queued),
             ("alerts sent", summary.alerts_sent), ("alerts failed", summary.alerts_failed),
