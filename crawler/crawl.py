@@ -8,6 +8,7 @@ most one cycle: the daemon starts a child process per cycle.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import hashlib
 from dataclasses import dataclass, field
@@ -213,13 +214,18 @@ class CrawlSession:
             self.store.add_notice("feed_moved", f"feed {feed_url} of source {source_id} moved permanently to "
                                   f"{moved_to}; Newswatch polls the new address from now on (update sources.yaml "
                                   f"when convenient)", source_id=source_id)
-        new, keys = [], set()
+        new, keys = [], {}
         for entry in parsed.entries:
             key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
             canonical = dedup.canonical_url(entry.url) if entry.url else None
+            if entry.guid and canonical and self._guid_reused(source_id, key, canonical, keys):
+                # The feed gives this GUID to another story too (a CMS bug): identify this one by its
+                # URL, or it would never be stored.
+                entry = dataclasses.replace(entry, guid=None)
+                key = dedup.entry_key(None, entry.url)
             if key in keys or self.store.seen(source_id, key, canonical):
                 continue
-            keys.add(key)
+            keys[key] = canonical
             new.append(entry)
         event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
               new=len(new))
@@ -229,6 +235,12 @@ class CrawlSession:
         if not new:
             self._feed_done(feed_url)
         return new
+
+    def _guid_reused(self, source_id: str, key: str, canonical: str, keys: dict[str, str | None]) -> bool:
+        if key in keys:
+            return keys[key] not in (None, canonical)
+        stored = self.store.sighting_urls(source_id, key)
+        return bool(stored) and canonical not in {dedup.canonical_url(u) for u in stored}
 
     def _feed_done(self, feed_url: str) -> None:
         p = self._progress.pop(feed_url)

@@ -448,6 +448,11 @@ class Store:
             return "source_recovered"
         return None
 
+    def sighting_urls(self, source_id: str, entry_key: str) -> list[str]:
+        """The URLs under which this entry of this source was seen (to spot a GUID given to two stories)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT url FROM sightings WHERE source_id = ? AND entry_key = ?", [source_id, entry_key])]
+
     def notices(self, kind: str | None = None) -> list[dict]:
         if kind is None:
             return list(self.db.query("SELECT * FROM notices ORDER BY id"))

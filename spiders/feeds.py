@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import exceptions as sx
+from scrapy import signals
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TxTimeoutError
 
@@ -43,6 +44,9 @@ def describe_failure(failure) -> tuple[str, str]:
         return "dns", message
     if failure.check(*_TIMEOUT):
         return "timeout", message
+    if failure.check(sx.StopDownload):
+        limit = failure.request.meta.get("download_maxsize") if getattr(failure, "request", None) else None
+        return "too_large", f"body larger than {limit} bytes; cut off" if limit else "download stopped"
     if failure.check(HttpError):  # a redirect Scrapy would not follow (no Location, or not http(s))
         response = failure.value.response
         location = response.headers.get("Location", b"").decode("latin-1")[:200]
@@ -68,6 +72,25 @@ class FeedSpider(scrapy.Spider):
     def __init__(self, session, **kwargs):
         super().__init__(**kwargs)
         self.session = session
+        self._received: dict[int, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
+        return spider
+
+    def _bytes_received(self, data, request, spider=None):
+        # Scrapy cuts an endless body at the size limit by cancelling it, which reaches the errback
+        # as a bare CancelledError; stopping it here says why.
+        limit = request.meta.get("download_maxsize")
+        if not limit:
+            return
+        key = id(request)
+        self._received[key] = self._received.get(key, 0) + len(data)
+        if self._received[key] > limit:
+            del self._received[key]
+            raise sx.StopDownload(fail=True)
 
     async def start(self):
         for feed in self.session.plan():

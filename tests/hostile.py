@@ -116,7 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         item = b"<item><title>again</title><link>http://127.0.0.1/x</link></item>" * 200
         chunk = b"%x\r\n%s\r\n" % (len(item), item)
-        self.wfile.write(b'2b\r\n<?xml version="1.0"?><rss><channel><title>\r\n')
+        start = b'<?xml version="1.0"?><rss><channel><title>endless</title>'
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(start), start))
         while not self.owner._stopping.is_set():
             self.wfile.write(chunk)
         raise BrokenPipeError
