@@ -233,13 +233,14 @@ def _entry_summary(entry) -> str:
             if content.get("value", "").strip():
                 summary = content["value"]
                 break
-    return _clean_line(html_to_text(summary), MAX_SUMMARY)
+    # flattening HTML costs time per character: cut the raw markup first, well above what is kept
+    return _clean_line(html_to_text(summary[: MAX_SUMMARY * 10]), MAX_SUMMARY)
 
 
 def _to_entry(entry, feed_url: str) -> FeedEntry | None:
-    guid = (entry.get("id") or "").strip() or None
+    guid = clean_text(entry.get("id") or "", 2000).strip() or None
     url = _entry_url(entry, feed_url)
-    title = _clean_line(html_to_text(entry.get("title")))
+    title = _clean_line(html_to_text((entry.get("title") or "")[: MAX_TITLE * 20]))
     summary = _entry_summary(entry)
     if not (guid or url or title or summary):
         return None
@@ -279,12 +280,22 @@ def parse_feed(
     response_headers = {str(k).lower(): str(v) for k, v in headers.items()}
     response_headers["content-location"] = url
     decoded = _decode_feed(body, response_headers)
-    parsed = feedparser.parse(
-        io.BytesIO(decoded.text.encode("utf-8")),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    text = _cut_items(decoded.text, max_items)
+    if text.count("<") > MAX_TAGS:
+        raise ParseError(f"feed has more than {MAX_TAGS} tags in its first {max_items} items; not parsed "
+                         f"(parsing it would hold up the whole crawl)", source_id=source_id, url=url)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(text.encode("utf-8")),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (ValueError, TypeError, LookupError, RecursionError, AssertionError) as exc:
+        # feedparser's loose parser has crashed on hostile input before; a feed it cannot read is a
+        # parse error of that feed, never a crashed crawl.
+        raise ParseError(f"feed could not be parsed ({type(exc).__name__}: {exc})", source_id=source_id,
+                         url=url) from None
 
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(problem, _BENIGN_BOZO):
@@ -343,9 +354,44 @@ def _decode_feed(body: bytes, headers: dict[str, str]) -> Decoded:
     declared = re.match(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", body[:512])
     decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None))
     text = _XML_DECL.sub(r"\1\2utf-8\2", decoded.text, count=1)
-    text = _strip_doctypes(text)
+    text = _CHAR_REF.sub(_safe_char_ref, _strip_doctypes(text))
     headers["content-type"] = f"{media.strip() or 'application/xml'}; charset=utf-8"
     return dataclasses.replace(decoded, text=text)
+
+
+_ITEM_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)
+_ROOT = re.compile(r"<(rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
+MAX_TAGS = 100_000  # feedparser needs ~20 s per million tags; real 200-item full-text feeds stay far below
+
+
+def _cut_items(text: str, max_items: int) -> str:
+    """The feed up to its ``max_items``-th item, properly closed: feedparser reads every item it is
+    given (50 000 items take it 20 s) before we could keep only the first ones."""
+    ends = _ITEM_END.finditer(text)
+    for count, end in enumerate(ends, start=1):
+        if count == max_items:
+            break
+    else:
+        return text
+    root = _ROOT.search(text[:4096])
+    name = root.group(1).lower() if root else "rss"
+    closing = {"rss": "</channel></rss>", "feed": "</feed>", "rdf:rdf": "</rdf:RDF>"}[name]
+    if name == "rdf:rdf" and not re.search(r"</channel\s*>", text[: end.end()], re.IGNORECASE):
+        closing = "</channel></rdf:RDF>"
+    return text[: end.end()] + closing
+
+
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+
+
+def _safe_char_ref(m: re.Match) -> str:
+    """Character references to surrogates, controls or beyond U+10FFFF crash feedparser's loose
+    parser (UnicodeEncodeError / ValueError) or put NULs in titles; they become a space."""
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or (code < 0x20 and code not in (9, 10, 13)) \
+            or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF):
+        return " "
+    return m.group(0)
 
 
 def _strip_doctypes(text: str) -> str:
