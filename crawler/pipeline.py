@@ -59,6 +59,12 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
         canonical = extracted.canonical_url
     text = clean_text(extracted.text if extracted else (entry.summary or entry.title or ""), max_text)
     language = (extracted.language if extracted else None) or (languages[0] if len(languages) == 1 else None)
+    entry_key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
+    canonical_url = dedup.canonical_url(canonical)
+    if not entry.url and not page_url:
+        # A linkless entry has only the feed's URL: without its own key in the fragment, every such
+        # entry of the feed would look like a copy of the first one and be dropped.
+        canonical_url = f"{canonical_url}#{entry_key}"
     title = entry.title
     if extracted and extracted.title and not extracted.encoding_suspect and (
             not title or (entry.encoding_suspect and not looks_like_mojibake(extracted.title))):
@@ -67,8 +73,7 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
     suspect = looks_like_mojibake(title) or (extracted.encoding_suspect if extracted else entry.encoding_suspect)
     article = Article(
         source_id=source_id, feed_url=feed_url, url=entry.url or url,
-        canonical_url=dedup.canonical_url(canonical), guid=entry.guid,
-        entry_key=dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary),
+        canonical_url=canonical_url, guid=entry.guid, entry_key=entry_key,
         title=title,
         author=clean_text(extracted.author if extracted and extracted.author else entry.author, 300,
                           one_line=True) or None,
