@@ -98,9 +98,9 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
     terminal = is_terminal() and not (as_json or log_summary)
     if terminal:
         with crawl_progress() as observer:
-            summary = run_once(cfg, store, ids, observer=observer, stats=stats)
+            summary = run_once(cfg, store, ids, retry_gone=bool(source_ids), observer=observer, stats=stats)
     else:
-        summary = run_once(cfg, store, ids, stats=stats)
+        summary = run_once(cfg, store, ids, retry_gone=bool(source_ids), stats=stats)
     if not no_dispatch:
         from .alerts.dispatcher import dispatch_pending
 
@@ -126,7 +126,8 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
 
 def format_summary(summary) -> str:
     rows = [("sources polled", summary.sources_polled), ("feeds polled", summary.feeds_polled),
-            ("feeds unchanged", summary.feeds_unchanged), ("new articles", summary.new_articles),
+            ("feeds unchanged", summary.feeds_unchanged), ("feeds deferred", summary.feeds_deferred),
+            ("new articles", summary.new_articles),
             ("  of which summary only", summary.summary_only), ("duplicates", summary.duplicates),
             ("matches", summary.matches), ("alerts queued", summary.alerts_queued),
             ("alerts sent", summary.alerts_sent), ("alerts failed", summary.alerts_failed),

@@ -150,8 +150,13 @@ SETTINGS_KEYS = [
         _number(1000, integer=True)),
     Key("limits.max_items_per_feed", 200, "Feed items looked at per poll, newest first.",
         _number(1, 100_000, integer=True)),
+    Key("limits.max_text_chars", 200_000, "Characters of article text kept per article (the rest is cut "
+        "at a paragraph or word boundary).", _number(1000, integer=True)),
     Key("network.allow", (), "Hosts, IPs or CIDRs that may be fetched although they are not public "
         "(local feeds, tests). Everything else private is refused.", _str_list),
+    Key("health.down_after", 3, "Failed polls in a row of one feed after which the operator gets one "
+        "\"source down\" notice (and one \"recovered\" when all its feeds answer again).",
+        _number(1, 1000, integer=True)),
     Key("alerts.max_attempts", 8, "Sends tried per alert before it is marked failed.",
         _number(1, 100, integer=True)),
     Key("alerts.retry_base", 60.0, "First retry delay in seconds; doubles per attempt.", _number(1, 86400)),
@@ -173,6 +178,8 @@ SOURCE_KEYS = [
     Key("interval", None, "Poll interval (duration: 300, 10m, 1h); default: settings default_interval.",
         lambda v: None if v is None else parse_duration(v)),
     Key("enabled", True, "Set false to keep a source in the file without polling it.", _bool),
+    Key("obey_robots", None, "Obey robots.txt for this source's article pages (true/false); default: "
+        "settings politeness.obey_robots. Feeds are always fetched.", lambda v: None if v is None else _bool(v)),
 ]
 
 def _terms(v):
@@ -268,6 +275,7 @@ class Source:
     country: str | None = None
     languages: tuple[str, ...] = ()
     enabled: bool = True
+    obey_robots: bool = True
 
 
 @dataclass(frozen=True)
@@ -294,6 +302,7 @@ class Settings:
     alerts: dict
     channels: dict[str, EmailChannel | WebhookChannel]
     http: dict = field(default_factory=dict)
+    health: dict = field(default_factory=lambda: {"down_after": 3})
 
 
 @dataclass(frozen=True)
@@ -406,7 +415,8 @@ def _load_settings(path: Path) -> Settings:
         database=values["database"], user_agent=values["user_agent"], tick=values["tick"],
         default_interval=values["default_interval"], politeness=_section(values, "politeness"),
         limits=_section(values, "limits"), network_allow=values["network.allow"],
-        alerts=_section(values, "alerts"), channels=channels, http=_section(values, "http"))
+        alerts=_section(values, "alerts"), channels=channels, http=_section(values, "http"),
+        health=_section(values, "health"))
 
 
 def _load_list(path: Path, top: str) -> list:
@@ -484,7 +494,9 @@ def load(directory: str | Path) -> Config:
                 raise ConfigError(str(exc), file=str(sources_file), path=f"{where}.feeds[{j}]") from None
         sources.append(Source(id=v["id"], name=v["name"], feeds=v["feeds"],
                               interval=v["interval"] or settings.default_interval, homepage=v["homepage"],
-                              country=v["country"], languages=v["languages"], enabled=v["enabled"]))
+                              country=v["country"], languages=v["languages"], enabled=v["enabled"],
+                              obey_robots=settings.politeness["obey_robots"] if v["obey_robots"] is None
+                              else v["obey_robots"]))
 
     watches_file = directory / "watches.yaml"
     watches, seen = [], {}

@@ -8,11 +8,14 @@ most one cycle: the daemon starts a child process per cycle.
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
 import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from . import dedup
 from .config import Config
@@ -21,7 +24,13 @@ from .logs import event, quiet_libraries
 from .models import FeedEntry
 from .parse import parse_feed
 from .pipeline import Matcher, build_article, save
-from .store import Store
+from .store import MAX_BACKOFF, Store, iso, utcnow
+
+# Answers to tell Scrapy to hand over rather than follow or drop: everything but redirects, which
+# its RedirectMiddleware follows (at most 5 hops, each one through the network policy).
+REDIRECTS = (301, 302, 303, 307, 308)
+PERMANENT_REDIRECTS = (301, 308)
+HANDLED_STATUSES = [c for c in range(100, 600) if c not in REDIRECTS]
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,28 @@ class FeedPlan:
     source_id: str
     etag: str | None
     last_modified: str | None
+    fetch_url: str | None = None  # where a permanent redirect moved the feed, else url
+
+    @property
+    def request_url(self) -> str:
+        return self.fetch_url or self.url
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None when absent
+    or unreadable (the ordinary backoff applies then)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass
@@ -37,6 +68,7 @@ class Summary:
     sources_polled: int = 0
     feeds_polled: int = 0
     feeds_unchanged: int = 0
+    feeds_deferred: int = 0  # not polled: Retry-After not expired, or 410 Gone
     new_articles: int = 0
     duplicates: int = 0
     summary_only: int = 0
@@ -71,7 +103,7 @@ class _FeedProgress:
 
 
 class CrawlSession:
-    def __init__(self, config: Config, store: Store, source_ids: list[str]):
+    def __init__(self, config: Config, store: Store, source_ids: list[str], *, retry_gone: bool = False):
         self.config = config
         self.store = store
         self.sources = {s.id: s for s in config.sources if s.id in source_ids}
@@ -80,6 +112,10 @@ class CrawlSession:
         self.max_feed_bytes = limits["max_feed_bytes"]
         self.max_page_bytes = limits["max_page_bytes"]
         self.max_items = limits["max_items_per_feed"]
+        self.max_text = limits["max_text_chars"]
+        self.down_after = config.settings.health["down_after"]
+        # A feed that answered 410 Gone is only polled again when the user names its source.
+        self.retry_gone = retry_gone
         self.summary = Summary(sources_polled=len(self.sources))
         self.stats = CycleStats()
         # Called after every feed answer and every article, e.g. to move a progress bar.
@@ -92,32 +128,84 @@ class CrawlSession:
 
     def plan(self) -> list[FeedPlan]:
         out = []
+        now = iso(utcnow())
         for source in self.sources.values():
             for url in source.feeds:
                 state = self.store.feed_state(url)
+                if state and state.gone_at and not self.retry_gone:
+                    self.summary.feeds_deferred += 1
+                    event("feed_skipped", source_id=source.id, url=url, stage="fetch", reason="gone",
+                          since=state.gone_at)
+                    continue
+                if state and state.retry_after_until and state.retry_after_until > now:
+                    # The host asked for a pause (429/503 Retry-After): not even a manual crawl ignores it.
+                    self.summary.feeds_deferred += 1
+                    event("feed_skipped", source_id=source.id, url=url, stage="fetch", reason="retry_after",
+                          until=state.retry_after_until)
+                    continue
                 out.append(FeedPlan(url, source.id, state.etag if state else None,
-                                    state.last_modified if state else None))
+                                    state.last_modified if state else None,
+                                    state.effective_url if state else None))
         self.summary.feeds_polled = len(out)
         return out
 
+    def obeys_robots(self, source_id: str) -> bool:
+        return self.sources[source_id].obey_robots
+
+    def _health(self, source_id: str) -> None:
+        change = self.store.source_health(source_id, down_after=self.down_after)
+        if change:
+            event(change, 30 if change == "source_down" else 20, source_id=source_id, stage="fetch")
+
     # ------------------------------------------------------------------ feeds
-    def feed_failed(self, feed_url: str, kind: str, message: str, status: int | None = None) -> None:
+    def feed_failed(self, feed_url: str, kind: str, message: str, status: int | None = None, *,
+                    retry_after: float | None = None, gone: bool = False) -> None:
         source_id = self.store.feed_state(feed_url).source_id
         text = f"{kind}: [{source_id}] {feed_url}: {message}"
-        errors = self.store.record_feed_error(feed_url, kind=kind, error=message, status=status)
+        errors = self.store.record_feed_error(feed_url, kind=kind, error=message, status=status,
+                                              retry_after=retry_after, gone=gone)
         self.summary.errors.append(text)
         self.stats.error_kinds[kind] += 1
         self.stats.feeds_done += 1
         self._observe()
         event("feed_error", 30, source_id=source_id, url=feed_url, stage="fetch" if kind != "parse" else "parse",
               kind=kind, consecutive_errors=errors, error=message)
+        if gone:
+            self.store.add_notice("feed_gone", f"feed {feed_url} of source {source_id} answered 410 Gone and is "
+                                  f"no longer polled; remove it from sources.yaml, or run "
+                                  f"`newswatch crawl --once --source {source_id}` to try it again",
+                                  source_id=source_id)
+        self._health(source_id)
+
+    def _http_error(self, feed_url: str, state, status: int, headers: dict[str, str]) -> None:
+        if status in (429, 503):
+            now = utcnow()
+            wait = retry_after_seconds(headers.get("retry-after"), now)
+            detail = "no Retry-After" if wait is None else f"Retry-After {wait:.0f} s"
+            if wait is not None and wait > MAX_BACKOFF:
+                detail += f", capped at {MAX_BACKOFF:.0f} s"
+            self.feed_failed(feed_url, "rate_limited" if status == 429 else "unavailable",
+                             f"HTTP {status} ({detail})", status, retry_after=wait)
+        elif state.effective_url and status in (404, 410):
+            # The address a permanent redirect led to is gone: go back to the one the user wrote.
+            self.store.set_effective_url(feed_url, None)
+            self.feed_failed(feed_url, "http", f"HTTP {status} at {state.effective_url} (the feed had moved "
+                             f"there); the configured URL is tried next time", status)
+        elif status == 410:
+            self.feed_failed(feed_url, "gone", "HTTP 410 Gone: the feed is no longer polled", status, gone=True)
+        else:
+            self.feed_failed(feed_url, "http", f"HTTP {status}", status)
 
     def feed_response(self, feed_url: str, response_url: str, status: int, headers: dict[str, str],
-                      body: bytes, download_seconds: float | None = None) -> list[FeedEntry]:
-        """Record what the feed said; return the entries whose pages should be fetched."""
+                      body: bytes, download_seconds: float | None = None, *,
+                      moved_to: str | None = None) -> list[FeedEntry]:
+        """Record what the feed said; return the entries whose pages should be fetched.
+
+        ``moved_to`` is the final URL when every redirect on the way was permanent (301/308): once
+        that URL has given a readable feed, later polls go straight to it."""
         started = time.perf_counter()
         try:
-            return self._feed_response(feed_url, response_url, status, headers, body)
+            return self._feed_response(feed_url, response_url, status, headers, body, moved_to=moved_to)
         finally:
             if download_seconds is not None:
                 # A poll lasts from the request to the feed's entries being known: download plus parse.
@@ -127,7 +215,7 @@ class CrawlSession:
                 self._observe()
 
     def _feed_response(self, feed_url: str, response_url: str, status: int, headers: dict[str, str],
-                       body: bytes) -> list[FeedEntry]:
+                       body: bytes, *, moved_to: str | None = None) -> list[FeedEntry]:
         state = self.store.feed_state(feed_url)
         source_id = state.source_id
         if status == 304:
@@ -135,9 +223,10 @@ class CrawlSession:
             self.store.record_feed_success(feed_url, status=304, etag=state.etag,
                                            last_modified=state.last_modified, body_hash=state.body_hash)
             event("feed_not_modified", source_id=source_id, url=feed_url, stage="fetch")
+            self._health(source_id)
             return []
-        if status >= 400 or status < 200:
-            self.feed_failed(feed_url, "http", f"HTTP {status}", status)
+        if status >= 300 or status < 200:
+            self._http_error(feed_url, state, status, headers)
             return []
         etag, last_modified = headers.get("etag"), headers.get("last-modified")
         body_hash = hashlib.sha256(body).hexdigest()
@@ -147,6 +236,7 @@ class CrawlSession:
             self.store.record_feed_success(feed_url, status=status, etag=etag, last_modified=last_modified,
                                            body_hash=body_hash)
             event("feed_unchanged", source_id=source_id, url=feed_url, stage="fetch")
+            self._health(source_id)
             return []
         try:
             parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items)
@@ -155,13 +245,24 @@ class CrawlSession:
             return []
         if parsed.warning:
             event("feed_warning", 30, source_id=source_id, url=feed_url, stage="parse", warning=parsed.warning)
-        new, keys = [], set()
+        if moved_to and moved_to != (state.effective_url or feed_url):
+            self.store.set_effective_url(feed_url, None if moved_to == feed_url else moved_to)
+            event("feed_moved", source_id=source_id, url=feed_url, stage="fetch", to=moved_to)
+            self.store.add_notice("feed_moved", f"feed {feed_url} of source {source_id} moved permanently to "
+                                  f"{moved_to}; Newswatch polls the new address from now on (update sources.yaml "
+                                  f"when convenient)", source_id=source_id)
+        new, keys = [], {}
         for entry in parsed.entries:
             key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
             canonical = dedup.canonical_url(entry.url) if entry.url else None
+            if entry.guid and canonical and self._guid_reused(source_id, key, canonical, keys):
+                # The feed gives this GUID to another story too (a CMS bug): identify this one by its
+                # URL, or it would never be stored.
+                entry = dataclasses.replace(entry, guid=None)
+                key = dedup.entry_key(None, entry.url)
             if key in keys or self.store.seen(source_id, key, canonical):
                 continue
-            keys.add(key)
+            keys[key] = canonical
             new.append(entry)
         event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
               new=len(new))
@@ -172,10 +273,17 @@ class CrawlSession:
             self._feed_done(feed_url)
         return new
 
+    def _guid_reused(self, source_id: str, key: str, canonical: str, keys: dict[str, str | None]) -> bool:
+        if key in keys:
+            return keys[key] not in (None, canonical)
+        stored = self.store.sighting_urls(source_id, key)
+        return bool(stored) and canonical not in {dedup.canonical_url(u) for u in stored}
+
     def _feed_done(self, feed_url: str) -> None:
         p = self._progress.pop(feed_url)
         self.store.record_feed_success(feed_url, status=p.status, etag=p.etag, last_modified=p.last_modified,
                                        body_hash=p.body_hash)
+        self._health(p.source_id)
 
     # ------------------------------------------------------------------ entries
     def entry_item(self, item: dict) -> None:
@@ -186,7 +294,7 @@ class CrawlSession:
         started = time.perf_counter()
         article, problem = build_article(source_id=source_id, feed_url=feed_url, entry=entry, page=item["page"],
                                          page_url=item.get("page_url"), content_type=item.get("content_type"),
-                                         languages=source.languages)
+                                         languages=source.languages, max_text=self.max_text)
         if item["page"] is not None:
             self.stats.extract_seconds.append(time.perf_counter() - started)
         problem = item.get("error") or problem
@@ -203,6 +311,9 @@ class CrawlSession:
             self.summary.alerts_queued += len(saved.alerts)
             event("article_stored", source_id=source_id, url=article.url, stage="store", id=saved.article_id,
                   matches=len(saved.matches), alerts=len(saved.alerts))
+            if article.encoding_suspect:
+                event("encoding_suspect", 30, source_id=source_id, url=article.url, stage="extract",
+                      note="text looks like mojibake: stored flagged, not matched")
         if progress:
             progress.pending -= 1
             if progress.pending <= 0:
@@ -210,11 +321,22 @@ class CrawlSession:
         self._observe()
 
 
+def _resolver_setting() -> str:
+    from scrapy.settings import default_settings
+
+    return "TWISTED_DNS_RESOLVER" if hasattr(default_settings, "TWISTED_DNS_RESOLVER") else "DNS_RESOLVER"
+
+
+_RESOLVER_SETTING = _resolver_setting()
+
+
 def scrapy_settings(config: Config) -> dict:
     s = config.settings
     return {
         "USER_AGENT": s.user_agent,
-        "ROBOTSTXT_OBEY": s.politeness["obey_robots"],
+        # On when any source obeys robots.txt; sources that do not mark their requests (and feeds are
+        # always fetched: subscribing to a feed is its own permission).
+        "ROBOTSTXT_OBEY": any(src.obey_robots for src in config.sources),
         "DOWNLOAD_DELAY": s.politeness["delay"],
         "RANDOMIZE_DOWNLOAD_DELAY": True,
         "CONCURRENT_REQUESTS": s.politeness["concurrency"],
@@ -224,28 +346,33 @@ def scrapy_settings(config: Config) -> dict:
         "DOWNLOAD_WARNSIZE": 0,
         "REDIRECT_MAX_TIMES": 5,
         "RETRY_TIMES": 1,
+        # 429 and 503 are not retried at once: they carry Retry-After, which the feed state keeps.
+        "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "CLOSESPIDER_TIMEOUT": s.limits["cycle_timeout"],
         # Only http(s): no file://, s3://, ftp:// or data: fetches whatever a feed links to.
         "DOWNLOAD_HANDLERS": {"file": None, "s3": None, "ftp": None, "data": None},
         "DOWNLOADER_MIDDLEWARES": {"spiders.middlewares.NetworkPolicyMiddleware": 50},
+        # The policy again at connection time, on the addresses actually connected to (DNS rebinding).
+        _RESOLVER_SETTING: "spiders.resolver.PolicyResolver",
         "ITEM_PIPELINES": {"spiders.pipelines.StorePipeline": 300},
         "NEWSWATCH_NETWORK_ALLOW": list(s.network_allow),
         "LOG_LEVEL": "WARNING",
     }
 
 
-def run_once(config: Config, store: Store, source_ids: list[str],
+def run_once(config: Config, store: Store, source_ids: list[str], *, retry_gone: bool = False,
              observer: Callable[[CrawlSession], None] | None = None, stats: CycleStats | None = None) -> Summary:
-    """Poll the given sources once, in this process (at most once per process). ``stats``, when given,
+    """Poll the given sources once, in this process (at most once per process). ``retry_gone``
+    polls feeds that answered 410 Gone too (the user named their source). ``stats``, when given,
     is filled with the cycle's error kinds and timings; ``observer`` is called as the cycle advances."""
     from scrapy.crawler import CrawlerProcess
 
     from spiders.feeds import FeedSpider
 
     store.sync_sources(config.sources)
-    session = CrawlSession(config, store, source_ids)
+    session = CrawlSession(config, store, source_ids, retry_gone=retry_gone)
     session.observer = observer
     if stats is not None:
         session.stats = stats

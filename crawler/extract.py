@@ -8,15 +8,15 @@ when trafilatura does not say.
 
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import trafilatura
-from charset_normalizer import from_bytes
 from trafilatura.utils import load_html
+
+from .encoding import Decoded, codec_name, decode, looks_like_mojibake
 
 from .errors import ExtractError
 from .models import Extracted
@@ -25,61 +25,29 @@ __all__ = ["extract_article", "decode_html", "guess_language", "normalise_articl
 
 MIN_TEXT = 100  # characters of article text below which a page is "no article"
 
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: same first two bytes
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 # <meta charset="x">, <meta http-equiv="Content-Type" content="text/html; charset=x">, <?xml encoding="x"?>
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-z0-9_:.\-]+)|<\?xml[^>]+encoding\s*=\s*["']([a-z0-9_.\-]+)""",
     re.IGNORECASE,
 )
-# WHATWG: these labels mean windows-1252 in HTML; "utf-16" in a meta tag can only be a lie
-_LABEL_FIXES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
-                "utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8", "x-cp1251": "cp1251"}
-_UTF8 = {"utf-8", "utf8"}
 
 
 def decode_html(data: bytes | str, encoding: str | None = None) -> str:
-    """Bytes of an HTML page -> str.
+    """Bytes of an HTML page -> str (see :func:`decode_page`)."""
+    return decode_page(data, encoding).text
+
+
+def decode_page(data: bytes | str, encoding: str | None = None) -> Decoded:
+    """Bytes of an HTML page -> text, the charset used, and whether it still looks like mojibake.
 
     Order: BOM, ``encoding`` (the HTTP charset, if the caller knows it), ``<meta charset>`` in the
-    first 4 KB, UTF-8, then charset detection (charset_normalizer). A page that is valid UTF-8
-    with non-ASCII text is read as UTF-8 even when it declares a legacy charset: sites moved to
-    UTF-8 often keep their old ``windows-1251`` meta tag, while windows-1251 Cyrillic is
-    practically never valid UTF-8 by accident.
+    first 4 KB, UTF-8, then detection, with the checks of :mod:`crawler.encoding`: valid UTF-8
+    wins over a stale legacy label, and a declared windows-1251 that reads like KOI8-R (or the
+    reverse) is read with the charset that gives Russian text.
     """
     if isinstance(data, str):
-        return data
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom) :].decode(codec, errors="replace")
-
-    declared = _codec(encoding) or _meta_charset(data[:4096])
-    utf8 = _try_utf8(data)
-    if declared and declared not in _UTF8:
-        if utf8 is not None and not data.isascii():
-            return utf8
-        return data.decode(declared, errors="replace")
-    if utf8 is not None:
-        return utf8
-    best = from_bytes(data).best()
-    if best is not None and best.encoding:
-        try:
-            return data.decode(best.encoding, errors="replace")
-        except LookupError:  # pragma: no cover - charset_normalizer only names Python codecs
-            pass
-    return data.decode("utf-8", errors="replace")
-
-
-def _try_utf8(data: bytes) -> str | None:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        return Decoded(data, "str", looks_like_mojibake(data))
+    return decode(data, (encoding, _meta_charset(data[:4096])))
 
 
 def _meta_charset(head: bytes) -> str | None:
@@ -87,20 +55,7 @@ def _meta_charset(head: bytes) -> str | None:
     if not found:
         return None
     label = (found.group(1) or found.group(2)).decode("ascii", errors="ignore")
-    return _codec(label)
-
-
-def _codec(label: str | None) -> str | None:
-    """A Python codec name for a charset label, or None when Python does not know it."""
-    if not label:
-        return None
-    label = label.strip().strip("\"'").lower()
-    label = _LABEL_FIXES.get(label, label)
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return None
-    return "utf-8" if name in ("utf-8", "utf_8") else name
+    return codec_name(label)
 
 
 # C0/C1 controls except \t and \n, plus DEL; \r handled separately
@@ -143,7 +98,8 @@ def extract_article(
     ExtractError("no article text") when trafilatura finds no main text or less than MIN_TEXT
     characters of it (paywalls, index pages, challenge pages).
     """
-    text_html = decode_html(html, encoding)
+    decoded = decode_page(html, encoding)
+    text_html = decoded.text
     if not text_html.strip():
         raise ExtractError("no article text (empty page)", source_id=source_id, url=url)
     try:
@@ -179,6 +135,7 @@ def extract_article(
         text=text,
         language=language,
         canonical_url=canonical,
+        encoding_suspect=decoded.suspect or looks_like_mojibake(text),
     )
 
 

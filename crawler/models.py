@@ -15,6 +15,7 @@ class FeedEntry:
     summary: str = ""  # plain text, HTML stripped
     author: str | None = None
     published_at: str | None = None  # ISO 8601, UTC, seconds
+    encoding_suspect: bool = False  # title/summary still look like mojibake after decoding
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Extracted:
     text: str
     language: str | None
     canonical_url: str | None = None
+    encoding_suspect: bool = False  # the page text still looks like mojibake after decoding
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Article:
     text: str
     summary_only: bool
     content_hash: str
+    encoding_suspect: bool = False  # stored flagged; never matched or alerted on
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ Only http and https, and only public addresses unless the host or its address is
 ``network.allow`` (hosts, IPs or CIDRs). Checked after DNS resolution, for every address a name
 resolves to, so a public-looking name that points at 127.0.0.1 or the cloud metadata address is
 refused too. Spiders check every hop (redirects included); the webhook channel checks its target.
+
+A check before the request is not enough on its own: the name is resolved again when the
+connection is made, and a hostile DNS server can answer a public address the first time and
+127.0.0.1 the second (DNS rebinding). ``spiders/resolver.py`` therefore applies
+:func:`address_allowed` to the very addresses Scrapy connects to.
 """
 
 from __future__ import annotations
@@ -41,6 +46,16 @@ def _is_public(addr: ipaddress._BaseAddress) -> bool:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     return addr.is_global and not addr.is_multicast
+
+
+def address_allowed(host: str, addr: ipaddress._BaseAddress | str, allow: Allowlist | Sequence[str] = ()) -> bool:
+    """May a connection for ``host`` go to ``addr``? Public addresses always; others only when
+    the host or the address is in the allowlist."""
+    if not isinstance(allow, Allowlist):
+        allow = Allowlist(allow)
+    if isinstance(addr, str):
+        addr = ipaddress.ip_address(addr.split("%", 1)[0])
+    return _is_public(addr) or allow.allows(host, addr)
 
 
 def resolve(host: str) -> list[ipaddress._BaseAddress]:

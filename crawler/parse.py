@@ -13,10 +13,11 @@ headers, so it never does its own I/O; its HTML sanitiser and relative-URI rewri
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import html
 import io
+import re
 import time
-import unicodedata
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -25,6 +26,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from .encoding import Decoded, clean_text, decode, looks_like_mojibake
 from .errors import ParseError
 from .models import FeedEntry, ParsedFeed
 
@@ -195,10 +197,14 @@ def _iso_utc(struct: time.struct_time | None) -> str | None:
         return None
 
 
-def _clean_line(value: str | None) -> str:
+MAX_TITLE = 1000  # characters; a "title" longer than this is a broken or hostile feed
+MAX_SUMMARY = 20000
+
+
+def _clean_line(value: str | None, limit: int = MAX_TITLE) -> str:
     if not value:
         return ""
-    return " ".join(unicodedata.normalize("NFC", value).translate(_CONTROL).split())
+    return clean_text(value.translate(_CONTROL), limit, one_line=True)
 
 
 def _entry_url(entry, feed_url: str) -> str | None:
@@ -215,7 +221,7 @@ def _entry_url(entry, feed_url: str) -> str | None:
 def _entry_author(entry) -> str | None:
     detail = entry.get("author_detail") or {}
     author = detail.get("name") or entry.get("author") or ""
-    author = html_to_text(author)
+    author = _clean_line(html_to_text(author), 300)
     return author or None
 
 
@@ -227,13 +233,14 @@ def _entry_summary(entry) -> str:
             if content.get("value", "").strip():
                 summary = content["value"]
                 break
-    return _clean_line(html_to_text(summary))
+    # flattening HTML costs time per character: cut the raw markup first, well above what is kept
+    return _clean_line(html_to_text(summary[: MAX_SUMMARY * 10]), MAX_SUMMARY)
 
 
 def _to_entry(entry, feed_url: str) -> FeedEntry | None:
-    guid = (entry.get("id") or "").strip() or None
+    guid = clean_text(entry.get("id") or "", 2000).strip() or None
     url = _entry_url(entry, feed_url)
-    title = _clean_line(html_to_text(entry.get("title")))
+    title = _clean_line(html_to_text((entry.get("title") or "")[: MAX_TITLE * 20]))
     summary = _entry_summary(entry)
     if not (guid or url or title or summary):
         return None
@@ -272,13 +279,23 @@ def parse_feed(
 
     response_headers = {str(k).lower(): str(v) for k, v in headers.items()}
     response_headers["content-location"] = url
-    _drop_wrong_charset(response_headers, body)
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    decoded = _decode_feed(body, response_headers)
+    text = _cut_items(decoded.text, max_items)
+    if text.count("<") > MAX_TAGS:
+        raise ParseError(f"feed has more than {MAX_TAGS} tags in its first {max_items} items; not parsed "
+                         f"(parsing it would hold up the whole crawl)", source_id=source_id, url=url)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(text.encode("utf-8")),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (ValueError, TypeError, LookupError, RecursionError, AssertionError) as exc:
+        # feedparser's loose parser has crashed on hostile input before; a feed it cannot read is a
+        # parse error of that feed, never a crashed crawl.
+        raise ParseError(f"feed could not be parsed ({type(exc).__name__}: {exc})", source_id=source_id,
+                         url=url) from None
 
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(problem, _BENIGN_BOZO):
@@ -295,6 +312,8 @@ def parse_feed(
             break
         entry = _to_entry(raw, url)
         if entry is not None:
+            if decoded.suspect or looks_like_mojibake(f"{entry.title} {entry.summary}"):
+                entry = dataclasses.replace(entry, encoding_suspect=True)
             entries.append(entry)
 
     if not entries:
@@ -318,32 +337,93 @@ def _last_entry_cut_off(body: bytes) -> bool:
     return False
 
 
-def _drop_wrong_charset(headers: dict[str, str], body: bytes) -> None:
-    """Forget a legacy charset in Content-Type when the body is, in fact, UTF-8.
+_XML_DECL = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""", re.IGNORECASE)
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
 
-    feedparser trusts the HTTP charset over the document; servers that were moved to UTF-8 but
-    still announce ``charset=windows-1251`` would otherwise turn every title into mojibake.
-    Text in a single-byte Cyrillic charset is practically never valid UTF-8 by accident.
-    """
-    content_type = headers.get("content-type", "")
-    if "charset" not in content_type.lower():
-        return
-    media, _, params = content_type.partition(";")
-    kept = []
+
+def _decode_feed(body: bytes, headers: dict[str, str]) -> Decoded:
+    """Decode the feed ourselves (BOM, HTTP charset, XML declaration, UTF-8, detection; see
+    crawler.encoding) and hand feedparser UTF-8 saying so: feedparser alone reads undeclared
+    windows-1251 as windows-1252. The DOCTYPE goes too (see _strip_doctypes)."""
+    media, _, params = headers.get("content-type", "").partition(";")
+    header_charset = None
     for param in params.split(";"):
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset":
-            charset = value.strip().strip("\"'").lower().replace("_", "-")
-            if charset not in ("utf-8", "utf8", "us-ascii", "ascii") and body.isascii() is False:
-                try:
-                    body.decode("utf-8")
-                except UnicodeDecodeError:
-                    pass
-                else:
-                    continue
-        if param.strip():
-            kept.append(param.strip())
-    headers["content-type"] = "; ".join([media.strip(), *kept])
+            header_charset = value.strip().strip("\"'")
+    declared = re.match(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", body[:512])
+    decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None))
+    text = _XML_DECL.sub(r"\1\2utf-8\2", decoded.text, count=1)
+    text = _CHAR_REF.sub(_safe_char_ref, _strip_doctypes(text))
+    headers["content-type"] = f"{media.strip() or 'application/xml'}; charset=utf-8"
+    return dataclasses.replace(decoded, text=text)
+
+
+_ITEM_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)
+_ROOT = re.compile(r"<(rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
+MAX_TAGS = 100_000  # feedparser needs ~20 s per million tags; real 200-item full-text feeds stay far below
+
+
+def _cut_items(text: str, max_items: int) -> str:
+    """The feed up to its ``max_items``-th item, properly closed: feedparser reads every item it is
+    given (50 000 items take it 20 s) before we could keep only the first ones."""
+    ends = _ITEM_END.finditer(text)
+    for count, end in enumerate(ends, start=1):
+        if count == max_items:
+            break
+    else:
+        return text
+    root = _ROOT.search(text[:4096])
+    name = root.group(1).lower() if root else "rss"
+    closing = {"rss": "</channel></rss>", "feed": "</feed>", "rdf:rdf": "</rdf:RDF>"}[name]
+    if name == "rdf:rdf" and not re.search(r"</channel\s*>", text[: end.end()], re.IGNORECASE):
+        closing = "</channel></rdf:RDF>"
+    return text[: end.end()] + closing
+
+
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+
+
+def _safe_char_ref(m: re.Match) -> str:
+    """Character references to surrogates, controls or beyond U+10FFFF crash feedparser's loose
+    parser (UnicodeEncodeError / ValueError) or put NULs in titles; they become a space."""
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or (code < 0x20 and code not in (9, 10, 13)) \
+            or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF):
+        return " "
+    return m.group(0)
+
+
+def _strip_doctypes(text: str) -> str:
+    """Remove every DOCTYPE declaration, internal subset included.
+
+    Entity declarations are how XML bombs (billion laughs) and XXE (external entities reading
+    local files or reaching internal hosts) get in, and feeds have no use for them. feedparser
+    strips them too, but with a regular expression that stops at the first ``<x`` inside an
+    entity value, leaving the rest of the subset to expat (35 s and 100 MB for a 2 KB feed)."""
+    while True:
+        found = _DOCTYPE.search(text)
+        if not found:
+            return text
+        i, n, depth, quote = found.end(), len(text), 0, None
+        while i < n:
+            c = text[i]
+            if quote:
+                if c == quote:
+                    quote = None
+            elif text.startswith("<!--", i):
+                end = text.find("-->", i + 4)
+                i = n if end < 0 else end + 2
+            elif c in "\"'":
+                quote = c
+            elif c == "[":
+                depth += 1
+            elif c == "]":
+                depth -= 1
+            elif c == ">" and depth <= 0:
+                break
+            i += 1
+        text = text[: found.start()] + text[i + 1 :]
 
 
 def _feed_title(parsed) -> str:

@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 from . import dedup, match
 from .config import Config
 from .errors import ExtractError
+from .encoding import clean_text, looks_like_mojibake
 from .extract import extract_article
 from .models import Article, FeedEntry, Match
+from .parse import MAX_TITLE
 from .store import Store, iso, utcnow
 
 
@@ -40,9 +42,11 @@ def charset_of(content_type: str | None) -> str | None:
 
 def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: bytes | None,
                   page_url: str | None, content_type: str | None = None, languages: tuple[str, ...] = (),
-                  fetched_at: str | None = None) -> tuple[Article, str | None]:
+                  fetched_at: str | None = None, max_text: int = 200_000) -> tuple[Article, str | None]:
     """Merge the entry with what extraction finds on the page. Returns the article and, when only
-    the feed summary could be kept, the reason why."""
+    the feed summary could be kept, the reason why. Text is cut at ``max_text`` characters; every
+    field is valid UTF-8 without control characters; text that still looks like mojibake is
+    flagged ``encoding_suspect``."""
     url = page_url or entry.url or feed_url
     extracted, problem = None, None
     if page is not None:
@@ -53,17 +57,30 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
     canonical = url
     if extracted and extracted.canonical_url and _same_site(extracted.canonical_url, url):
         canonical = extracted.canonical_url
-    text = extracted.text if extracted else (entry.summary or entry.title or "")
+    text = clean_text(extracted.text if extracted else (entry.summary or entry.title or ""), max_text)
     language = (extracted.language if extracted else None) or (languages[0] if len(languages) == 1 else None)
+    entry_key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
+    canonical_url = dedup.canonical_url(canonical)
+    if not entry.url and not page_url:
+        # A linkless entry has only the feed's URL: without its own key in the fragment, every such
+        # entry of the feed would look like a copy of the first one and be dropped.
+        canonical_url = f"{canonical_url}#{entry_key}"
+    title = entry.title
+    if extracted and extracted.title and not extracted.encoding_suspect and (
+            not title or (entry.encoding_suspect and not looks_like_mojibake(extracted.title))):
+        title = extracted.title  # the page may be readable where the feed was not
+    title = clean_text(title or "", MAX_TITLE, one_line=True)
+    suspect = looks_like_mojibake(title) or (extracted.encoding_suspect if extracted else entry.encoding_suspect)
     article = Article(
         source_id=source_id, feed_url=feed_url, url=entry.url or url,
-        canonical_url=dedup.canonical_url(canonical), guid=entry.guid,
-        entry_key=dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary),
-        title=(entry.title or (extracted.title if extracted else None) or ""),
-        author=(extracted.author if extracted and extracted.author else entry.author),
+        canonical_url=canonical_url, guid=entry.guid, entry_key=entry_key,
+        title=title,
+        author=clean_text(extracted.author if extracted and extracted.author else entry.author, 300,
+                          one_line=True) or None,
         published_at=entry.published_at or (extracted.published_at if extracted else None),
         fetched_at=fetched_at or iso(utcnow()), language=language, text=text,
-        summary_only=extracted is None, content_hash=dedup.content_hash(text or entry.title or url))
+        summary_only=extracted is None, content_hash=dedup.content_hash(text or entry.title or url),
+        encoding_suspect=bool(suspect))
     return article, problem
 
 
@@ -94,11 +111,13 @@ class Matcher:
 
 
 def save(store: Store, matcher: Matcher, article: Article) -> Saved:
-    """Store the article if new; match new articles only; queue their alerts in the same transaction."""
+    """Store the article if new; match new articles only; queue their alerts in the same transaction.
+    Text flagged as mojibake is stored but not matched: garbled words would only match by accident,
+    and an alert full of "РџСЂРёРІРµС‚" is the kind that gets a tool muted."""
     with store.transaction():
         article_id = store.add_article(article)
-        if article_id is None:
-            return Saved(None)
+        if article_id is None or article.encoding_suspect:
+            return Saved(article_id)
         matches = matcher.run(article)
         alerts = store.add_matches(article_id, matches, matcher.channels, matcher.names) if matches else []
     return Saved(article_id, matches, alerts)

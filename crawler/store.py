@@ -10,6 +10,8 @@ matched and alerted on. The article, its matches and its outbox rows commit in o
 from __future__ import annotations
 
 import json
+import os
+import random
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -24,12 +26,23 @@ from .models import Alert, Article, Match
 
 
 def utcnow() -> datetime:
+    """Now, in UTC. ``NEWSWATCH_NOW`` (ISO 8601) replaces the clock, to replay or test schedules
+    (Retry-After, backoff) without waiting."""
+    fixed = os.environ.get("NEWSWATCH_NOW")
+    if fixed:
+        try:
+            when = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+        except ValueError:
+            raise StoreError(f"NEWSWATCH_NOW={fixed!r} is not an ISO 8601 time") from None
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
     return datetime.now(UTC).replace(microsecond=0)
 
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
+MAX_BACKOFF = 86400.0  # a failing feed is still tried at least once a day: never parked silently
 
 # Each migration is a list of statements; never edit one that has shipped, add the next.
 MIGRATIONS: list[list[str]] = [
@@ -115,6 +128,16 @@ MIGRATIONS: list[list[str]] = [
                   a.id AS article_id
            FROM matches m JOIN articles a ON a.id = m.article_id LEFT JOIN sources s ON s.id = a.source_id""",
     ],
+    [
+        # Hostile web (issue 7): where a permanent redirect led, Retry-After, 410 Gone, the start of
+        # a failure streak, whether the operator was told a source is down, and mojibake flags.
+        "ALTER TABLE feeds ADD COLUMN effective_url TEXT",
+        "ALTER TABLE feeds ADD COLUMN retry_after_until TEXT",
+        "ALTER TABLE feeds ADD COLUMN gone_at TEXT",
+        "ALTER TABLE feeds ADD COLUMN failing_since TEXT",
+        "ALTER TABLE sources ADD COLUMN down_since TEXT",
+        "ALTER TABLE articles ADD COLUMN encoding_suspect INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
 
 
@@ -126,6 +149,9 @@ class FeedState:
     last_modified: str | None
     body_hash: str | None
     consecutive_errors: int
+    effective_url: str | None = None
+    retry_after_until: str | None = None
+    gone_at: str | None = None
 
 
 class Store:
@@ -199,13 +225,15 @@ class Store:
         now = now or utcnow()
         rows = self.db.execute(
             """SELECT DISTINCT s.id FROM sources s JOIN feeds f ON f.source_id = s.id
-               WHERE s.enabled = 1 AND (f.next_check_at IS NULL OR f.next_check_at <= ?) ORDER BY s.id""",
+               WHERE s.enabled = 1 AND f.gone_at IS NULL AND (f.next_check_at IS NULL OR f.next_check_at <= ?)
+               ORDER BY s.id""",
             [iso(now)]).fetchall()
         return [r[0] for r in rows]
 
     def feed_state(self, url: str) -> FeedState | None:
         row = self.db.execute(
-            "SELECT url, source_id, etag, last_modified, body_hash, consecutive_errors FROM feeds WHERE url = ?",
+            "SELECT url, source_id, etag, last_modified, body_hash, consecutive_errors, effective_url, "
+            "retry_after_until, gone_at FROM feeds WHERE url = ?",
             [url]).fetchone()
         return FeedState(*row) if row else None
 
@@ -222,20 +250,33 @@ class Store:
         next_check = now + timedelta(seconds=self._interval(url))
         self.db.execute(
             """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, last_status = ?,
-               last_polled_at = ?, last_success_at = ?, consecutive_errors = 0, next_check_at = ? WHERE url = ?""",
+               last_polled_at = ?, last_success_at = ?, consecutive_errors = 0, next_check_at = ?,
+               failing_since = NULL, retry_after_until = NULL, gone_at = NULL WHERE url = ?""",
             [etag, last_modified, body_hash, status, iso(now), iso(now), iso(next_check), url])
 
     def record_feed_error(self, url: str, *, kind: str, error: str, status: int | None = None,
-                          now: datetime | None = None) -> int:
-        """Record a failed poll; back off exponentially (capped at one day). Returns the error count."""
+                          now: datetime | None = None, retry_after: float | None = None,
+                          gone: bool = False) -> int:
+        """Record a failed poll and return the error count. The next check backs off exponentially
+        from the source's interval with ±20 % jitter (so feeds that failed together do not return
+        together), capped at one day; a ``retry_after`` (seconds, from a 429/503) pushes it later,
+        also at most a day. ``gone`` (410) takes the feed out of scheduled polls."""
         now = now or utcnow()
         row = self.db.execute("SELECT consecutive_errors FROM feeds WHERE url = ?", [url]).fetchone()
         errors = (row[0] if row else 0) + 1
-        delay = min(self._interval(url) * (2 ** min(errors - 1, 10)), 86400)
+        delay = min(self._interval(url) * (2 ** min(errors - 1, 16)) * random.uniform(0.8, 1.2), MAX_BACKOFF)
+        retry_until = None
+        if retry_after is not None:
+            retry_after = min(max(retry_after, 0.0), MAX_BACKOFF)
+            retry_until = iso(now + timedelta(seconds=retry_after))
+            delay = max(delay, retry_after)
         self.db.execute(
             """UPDATE feeds SET last_status = ?, last_polled_at = ?, last_error = ?, last_error_kind = ?,
-               last_error_at = ?, consecutive_errors = ?, next_check_at = ? WHERE url = ?""",
-            [status, iso(now), error[:2000], kind, iso(now), errors, iso(now + timedelta(seconds=delay)), url])
+               last_error_at = ?, consecutive_errors = ?, next_check_at = ?, retry_after_until = ?,
+               failing_since = coalesce(failing_since, ?), gone_at = CASE WHEN ? THEN ? ELSE gone_at END
+               WHERE url = ?""",
+            [status, iso(now), error[:2000], kind, iso(now), errors, iso(now + timedelta(seconds=delay)),
+             retry_until, iso(now), int(gone), iso(now), url])
         return errors
 
     def feeds(self) -> list[dict]:
@@ -557,3 +598,55 @@ class Store:
             p = Path(str(self.path) + suffix)
             total += p.stat().st_size if p.exists() else 0
         return total
+
+    # ------------------------------------------------------------------ feed health (hostile web)
+    def set_effective_url(self, url: str, effective_url: str | None) -> None:
+        """Where the feed configured as ``url`` is fetched from after a permanent redirect (None: as
+        configured). The config keeps what the user wrote; only this column follows the move."""
+        self.db.execute("UPDATE feeds SET effective_url = ? WHERE url = ?", [effective_url, url])
+
+    def source_health(self, source_id: str, *, down_after: int, now: datetime | None = None) -> str | None:
+        """Compare the source's feeds with what the operator was told; queue one notice on a change.
+
+        A source is down when one of its feeds (not taken out by 410 Gone) has failed
+        ``down_after`` polls in a row, and recovered when all of them answer again. Returns
+        "source_down", "source_recovered" or None; each state change gives exactly one notice."""
+        now = now or utcnow()
+        row = self.db.execute("SELECT down_since FROM sources WHERE id = ?", [source_id]).fetchone()
+        if row is None:
+            return None
+        down_since = row[0]
+        failing = list(self.db.query(
+            """SELECT url, consecutive_errors, failing_since, last_error_kind, last_error, next_check_at FROM feeds
+               WHERE source_id = ? AND gone_at IS NULL AND consecutive_errors >= ? ORDER BY url""",
+            [source_id, down_after]))
+        if failing and down_since is None:
+            with self.db.atomic():
+                self.db.execute("UPDATE sources SET down_since = ? WHERE id = ?",
+                                [failing[0]["failing_since"] or iso(now), source_id])
+                lines = [f"{f['url']}: {f['consecutive_errors']} failed polls in a row since {f['failing_since']}, "
+                         f"last error {f['last_error_kind']}: {(f['last_error'] or '')[:300]}; "
+                         f"next try {f['next_check_at']}" for f in failing]
+                self.add_notice("source_down", f"source {source_id} is down: " + "; ".join(lines),
+                                source_id=source_id, now=now)
+            return "source_down"
+        still_failing = self.db.execute(
+            "SELECT count(*) FROM feeds WHERE source_id = ? AND gone_at IS NULL AND consecutive_errors > 0",
+            [source_id]).fetchone()[0]
+        if down_since is not None and not still_failing:
+            with self.db.atomic():
+                self.db.execute("UPDATE sources SET down_since = NULL WHERE id = ?", [source_id])
+                self.add_notice("source_recovered", f"source {source_id} has recovered: all its feeds answer "
+                                f"again (down since {down_since})", source_id=source_id, now=now)
+            return "source_recovered"
+        return None
+
+    def sighting_urls(self, source_id: str, entry_key: str) -> list[str]:
+        """The URLs under which this entry of this source was seen (to spot a GUID given to two stories)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT url FROM sightings WHERE source_id = ? AND entry_key = ?", [source_id, entry_key])]
+
+    def notices(self, kind: str | None = None) -> list[dict]:
+        if kind is None:
+            return list(self.db.query("SELECT * FROM notices ORDER BY id"))
+        return list(self.db.query("SELECT * FROM notices WHERE kind = ? ORDER BY id", [kind]))

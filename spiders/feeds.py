@@ -6,11 +6,17 @@ All decisions (is this entry new, what to record about a feed, how to build an a
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import scrapy
 from scrapy import exceptions as sx
+from scrapy import signals
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TxTimeoutError
 
+from crawler.crawl import HANDLED_STATUSES, PERMANENT_REDIRECTS
 from spiders.middlewares import PolicyRefused
+from spiders.resolver import REFUSED
 
 # Scrapy 2.14+ wraps Twisted's errors in its own classes; older releases raise Twisted's.
 _DNS = tuple(c for c in (DNSLookupError, getattr(sx, "CannotResolveHostError", None)) if c)
@@ -20,17 +26,44 @@ _CANCELLED = tuple(c for c in (getattr(sx, "DownloadCancelledError", None),) if 
 
 def failure_kind(failure) -> str:
     """A short, stable name for what went wrong, stored as the feed's last_error_kind."""
+    return describe_failure(failure)[0]
+
+
+def describe_failure(failure) -> tuple[str, str]:
+    """(kind, message) for a failed request: kind as in failure_kind, message for the feed's last_error."""
+    message = failure.getErrorMessage()
+    low = message.lower()
     if failure.check(PolicyRefused):
-        return "policy"
+        return "policy", message
     if failure.check(*_DNS):
-        return "dns"
+        request = getattr(failure, "request", None)
+        host = (urlsplit(request.url).hostname or "") if request is not None else ""
+        refused = REFUSED.get(host.lower())
+        if refused:
+            return "policy", refused
+        return "dns", message
     if failure.check(*_TIMEOUT):
-        return "timeout"
-    if _CANCELLED and failure.check(*_CANCELLED) and "max size" in failure.getErrorMessage().lower():
-        return "too_large"
+        return "timeout", message
+    if failure.check(sx.StopDownload):
+        limit = failure.request.meta.get("download_maxsize") if getattr(failure, "request", None) else None
+        return "too_large", f"body larger than {limit} bytes; cut off" if limit else "download stopped"
+    if failure.check(HttpError):  # a redirect Scrapy would not follow (no Location, or not http(s))
+        response = failure.value.response
+        location = response.headers.get("Location", b"").decode("latin-1")[:200]
+        if location:
+            return "redirects", f"HTTP {response.status} redirect to {location!r} not followed (http and https only)"
+        return "http", f"HTTP {response.status}"
+    if _CANCELLED and failure.check(*_CANCELLED) and "max size" in low:
+        return "too_large", message
     if failure.check(sx.IgnoreRequest):
-        return "robots" if "robots" in failure.getErrorMessage().lower() else "ignored"
-    return "connection"
+        if "robots" in low:
+            return "robots", message
+        if "exceeded download_maxsize" in low:  # a compressed body that inflates past the limit
+            return "too_large", message
+        if "max redirections" in low:
+            return "redirects", "more than 5 redirects (a redirect loop?)"
+        return "ignored", message
+    return "connection", message
 
 
 class FeedSpider(scrapy.Spider):
@@ -39,6 +72,25 @@ class FeedSpider(scrapy.Spider):
     def __init__(self, session, **kwargs):
         super().__init__(**kwargs)
         self.session = session
+        self._received: dict[int, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
+        return spider
+
+    def _bytes_received(self, data, request, spider=None):
+        # Scrapy cuts an endless body at the size limit by cancelling it, which reaches the errback
+        # as a bare CancelledError; stopping it here says why.
+        limit = request.meta.get("download_maxsize")
+        if not limit:
+            return
+        key = id(request)
+        self._received[key] = self._received.get(key, 0) + len(data)
+        if self._received[key] > limit:
+            del self._received[key]
+            raise sx.StopDownload(fail=True)
 
     async def start(self):
         for feed in self.session.plan():
@@ -48,19 +100,24 @@ class FeedSpider(scrapy.Spider):
             if feed.last_modified:
                 headers["If-Modified-Since"] = feed.last_modified
             yield scrapy.Request(
-                feed.url, headers=headers, callback=self.parse_feed, errback=self.feed_failed,
+                feed.request_url, headers=headers, callback=self.parse_feed, errback=self.feed_failed,
                 dont_filter=True,
-                meta={"source_id": feed.source_id, "feed_url": feed.url, "handle_httpstatus_all": True,
+                meta={"source_id": feed.source_id, "feed_url": feed.url, "handle_httpstatus_list": HANDLED_STATUSES,
                       "dont_obey_robotstxt": True, "download_maxsize": self.session.max_feed_bytes})
 
     def parse_feed(self, response):
         feed_url = response.meta["feed_url"]
         headers = {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
                    for k, v in response.headers.items()}
+        reasons = response.meta.get("redirect_reasons") or []
+        moved_to = response.url if reasons and all(r in PERMANENT_REDIRECTS for r in reasons) else None
         entries = self.session.feed_response(feed_url, response.url, response.status, headers, response.body,
-                                             download_seconds=response.meta.get("download_latency"))
+                                             download_seconds=response.meta.get("download_latency"),
+                                             moved_to=moved_to)
+        source_id = response.meta["source_id"]
         for entry in entries:
-            meta = {"source_id": response.meta["source_id"], "handle_httpstatus_all": True,
+            meta = {"source_id": source_id, "handle_httpstatus_list": HANDLED_STATUSES,
+                    "dont_obey_robotstxt": not self.session.obeys_robots(source_id),
                     "download_maxsize": self.session.max_page_bytes}
             if entry.url:
                 yield scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
@@ -71,7 +128,8 @@ class FeedSpider(scrapy.Spider):
 
     def feed_failed(self, failure):
         request = failure.request
-        self.session.feed_failed(request.meta["feed_url"], failure_kind(failure), failure.getErrorMessage())
+        kind, message = describe_failure(failure)
+        self.session.feed_failed(request.meta["feed_url"], kind, message)
 
     def parse_article(self, response, feed_url, entry):
         error = None
@@ -89,4 +147,4 @@ class FeedSpider(scrapy.Spider):
         request = failure.request
         kwargs = request.cb_kwargs
         yield {"feed_url": kwargs["feed_url"], "entry": kwargs["entry"], "page": None,
-               "error": f"{failure_kind(failure)}: {failure.getErrorMessage()}"}
+               "error": "{}: {}".format(*describe_failure(failure))}

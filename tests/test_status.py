@@ -25,7 +25,7 @@ def test_status_after_a_crawl_shows_the_failing_source_its_error_and_article_cou
     assert rows["timesca"]["consecutive_errors"] == 0 and rows["timesca"]["last_error"] is None
     assert rows["timesca"]["last_success_at"]
     assert rows["akipress"]["consecutive_errors"] == 1
-    assert rows["akipress"]["last_error_kind"] == "http" and "503" in rows["akipress"]["last_error"]
+    assert rows["akipress"]["last_error_kind"] == "unavailable" and "503" in rows["akipress"]["last_error"]
     assert rows["akipress"]["last_success_at"] is None
     assert report["failing_sources"] == 1
     assert report["daemon"]["running"] is False
@@ -33,7 +33,7 @@ def test_status_after_a_crawl_shows_the_failing_source_its_error_and_article_cou
     assert report["last_cycle"]["new_articles"] == 1 and report["last_cycle"]["errors"] == 1
 
     table = cli(cfg, "status").stdout
-    for text in ("timesca", "akipress", "http: HTTP 503", "never", "not running", "0 pending", "last cycle"):
+    for text in ("timesca", "akipress", "unavailable: HTTP 503", "never", "not running", "0 pending", "last cycle"):
         assert text in table, text
 
 

@@ -1,0 +1,219 @@
+"""Decode stage: bytes of a page or feed -> text, and a judgement on whether the text is right.
+
+Pure. Order: a byte-order mark (unambiguous), then the declared charsets in the order given (the HTTP
+header, then ``<meta charset>`` or the XML declaration), then UTF-8, then detection. Two rules on top,
+because Central Asian and Russian sites get charsets wrong all the time:
+
+- Bytes that are valid UTF-8 with non-ASCII text are UTF-8, whatever is declared: sites moved to UTF-8
+  keep their old ``windows-1251`` labels, while windows-1251 or KOI8-R Cyrillic is practically never
+  valid UTF-8 by accident.
+- A declared single-byte charset is believed only if the text it gives looks like text. Russian in
+  windows-1251 read as KOI8-R (or the reverse) comes out with its letter case inverted
+  ("рОССИЯ"), read as windows-1252 it comes out as "Ðîññèÿ"; then the other Cyrillic charsets are
+  tried and the most plausible reading wins. Undeclared bytes are read the same way, with
+  windows-1251 and KOI8-R among the candidates (a generic detector alone takes short Cyrillic
+  texts for windows-1252 or mac-cyrillic).
+
+Text that still looks wrong after all that (mojibake already in the source, or no candidate reads
+well) comes back with ``suspect=True``; callers store it flagged and do not alert on it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Decoded", "decode", "codec_name", "mojibake_score", "looks_like_mojibake", "clean_text"]
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: same first two bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# WHATWG: these labels mean windows-1252 on the web; "utf-16" in a document without a BOM is a lie
+_LABEL_FIXES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252",
+                "ascii": "cp1252", "utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8",
+                "x-cp1251": "cp1251", "win-1251": "cp1251", "koi8r": "koi8-r"}
+_FALLBACKS = ("cp1251", "koi8_r", "cp1252")
+_SAMPLE = 20000
+_DETECT_MIN = 512
+SUSPECT_AT = 0.12  # mojibake_score above which text is flagged
+
+# The bytes 0x80-0xBF (UTF-8 continuation bytes) as windows-1251 and windows-1252 show them.
+_CP1251_HIGH = bytes(range(0x80, 0xC0)).decode("cp1251", errors="ignore")
+_CP1252_HIGH = bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore")
+# UTF-8 Cyrillic read as windows-1251 ("РџСЂРёРІРµС‚") or as windows-1252/latin-1 ("ÐŸÑ€Ð¸")
+_UTF8_AS_1251 = re.compile(f"[РСТУ][{re.escape(_CP1251_HIGH)}]")
+_UTF8_AS_1252 = re.compile(f"[ÐÑÒÓ][{re.escape(_CP1252_HIGH)}\u0080-\u009f]")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Russian letter frequencies (%), to tell windows-1251 from KOI8-R when case alone cannot (short titles)
+_RU_FREQ = dict(о=10.97, е=8.45, а=8.01, и=7.35, н=6.70, т=6.26, с=5.47, р=4.73, в=4.54, л=4.40, к=3.49, м=3.21,
+                д=2.98, п=2.81, у=2.62, я=2.01, ы=1.90, ь=1.74, г=1.70, з=1.65, б=1.59, ч=1.44, й=1.21, х=0.97,
+                ж=0.94, ш=0.73, ю=0.64, ц=0.48, щ=0.36, э=0.32, ф=0.26, ъ=0.04, ё=0.04)
+_RU_LOG = {c: math.log2(f / 100) for c, f in _RU_FREQ.items()}
+_RARE_LOG = math.log2(0.0005)
+_FIT_OK = -4.9  # mean log2 frequency of Russian letters; real text ~ -4.5, a swapped charset ~ -5.3 to -6
+_SINGLE_BYTE_CYRILLIC = {"cp1251", "koi8-r", "koi8_r", "iso8859-5", "mac-cyrillic", "cp866", "koi8-u"}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    suspect: bool = False
+
+
+def codec_name(label: str | None) -> str | None:
+    """A Python codec name for a charset label, or None when Python does not know it."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _LABEL_FIXES.get(label, label)
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return "utf-8" if name in ("utf-8", "utf_8") else name
+
+
+def mojibake_score(text: str) -> float:
+    """0 for text that reads like text; higher the more it looks like bytes decoded with the wrong
+    charset (replacement characters, UTF-8 read as a single-byte charset, Cyrillic read as
+    windows-1252, windows-1251 and KOI8-R swapped, words mixing Latin and Cyrillic letters)."""
+    sample = text[:_SAMPLE]
+    letters = cyr = cyr_upper = latin_high = 0
+    odd = 0
+    for ch in sample:
+        if ch.isalpha():
+            letters += 1
+            if "\u0400" <= ch <= "\u04ff":
+                cyr += 1
+                if ch.isupper():
+                    cyr_upper += 1
+            elif "\u00c0" <= ch <= "\u00ff":
+                latin_high += 1
+        elif ch == "\ufffd" or "\u0080" <= ch <= "\u009f" or "\u2500" <= ch <= "\u259f":
+            odd += 1  # replacement characters, C1 controls, KOI8-R box drawing
+    if not letters:
+        return 1.0 if odd else 0.0
+    score = odd / max(letters, 1) * 5
+    pairs = len(_UTF8_AS_1251.findall(sample)) + len(_UTF8_AS_1252.findall(sample))
+    score += pairs * 2 / letters
+    if latin_high / letters > 0.3:  # Turkmen or French stay well below; Cyrillic as cp1252 is ~1.0
+        score += latin_high / letters
+    if cyr >= 20 and cyr_upper / cyr > 0.4:  # real text is mostly lower case; swapped KOI8/1251 is not
+        score += cyr_upper / cyr
+    words = _WORD.findall(sample)
+    if words:
+        mixed = sum(1 for w in words if _mixed_script(w))
+        # "лХЦПЮМРШ": a word that starts in lower case and goes on in upper case (KOI8-R/1251 swapped)
+        camel = sum(1 for w in words if len(w) >= 3 and w[0].islower() and any(c.isupper() for c in w[1:])
+                    and "\u0400" <= w[0] <= "\u04ff")
+        score += (mixed + camel) / len(words)
+    return score
+
+
+def _russian_fit(text: str) -> float | None:
+    """Mean log2 frequency of the Cyrillic letters of ``text`` in Russian (None: too few letters)."""
+    letters = [c for c in text[:_SAMPLE].lower() if "\u0400" <= c <= "\u04ff"]
+    if len(letters) < 4:
+        return None
+    return sum(_RU_LOG.get(c, _RARE_LOG) for c in letters) / len(letters)
+
+
+def _mixed_script(word: str) -> bool:
+    has_cyr = has_lat = False
+    for ch in word:
+        if "\u0400" <= ch <= "\u04ff":
+            has_cyr = True
+        elif ch.isascii() or "\u00c0" <= ch <= "\u024f":
+            has_lat = True
+    return has_cyr and has_lat
+
+
+def looks_like_mojibake(text: str) -> bool:
+    return mojibake_score(text) > SUSPECT_AT
+
+
+def decode(data: bytes, declared: Iterable[str | None] = ()) -> Decoded:
+    """Decode ``data`` (see the module docstring for the order). ``declared`` are charset labels,
+    most authoritative first (HTTP header, then the document's own declaration); None and unknown
+    labels are skipped."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            text = data[len(bom):].decode(codec, errors="replace")
+            return Decoded(text, codec, looks_like_mojibake(text))
+    try:
+        utf8 = data.decode("utf-8")
+    except UnicodeDecodeError:
+        utf8 = None
+    if utf8 is not None:
+        return Decoded(utf8, "utf-8", looks_like_mojibake(utf8))
+
+    labels = list(dict.fromkeys(c for c in (codec_name(x) for x in declared) if c and c != "utf-8"))
+    if labels:
+        first = _reading(data, labels[0])
+        if first[0] <= SUSPECT_AT and first[1] == 0:
+            return Decoded(first[2], labels[0])
+    detected = _detected(data) if len(data) >= _DETECT_MIN else None  # detectors guess wildly on a few bytes
+    best = None
+    for codec in dict.fromkeys(c for c in (*labels, *_FALLBACKS, detected) if c):
+        try:
+            moj, penalty, text = _reading(data, codec)
+        except LookupError:
+            continue
+        key = (moj > SUSPECT_AT, moj + penalty)
+        if best is None or key < best[0]:  # ties go to the earlier (declared, then likelier) charset
+            best = (key, codec, text, moj)
+    _, codec, text, moj = best
+    return Decoded(text, codec, moj > SUSPECT_AT)
+
+
+def _reading(data: bytes, codec: str) -> tuple[float, float, str]:
+    """(mojibake score, poor-fit penalty for a single-byte Cyrillic charset, text)."""
+    text = data.decode(codec, errors="replace")
+    penalty = 0.0
+    if codec in _SINGLE_BYTE_CYRILLIC:
+        fit = _russian_fit(text)
+        if fit is not None and fit < _FIT_OK:
+            penalty = _FIT_OK - fit
+    return mojibake_score(text), penalty, text
+
+
+def _detected(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:65536]).best()
+    return codec_name(best.encoding) if best is not None and best.encoding else None
+
+
+# C0/C1 controls except \t and \n, DEL, and code points SQLite or UTF-8 cannot hold as text
+_CONTROLS = dict.fromkeys(c for c in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0xFFFE, 0xFFFF] if c not in (9, 10))
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str | None, limit: int | None = None, *, one_line: bool = False) -> str:
+    """Text fit to store: NFC, valid UTF-8 (no lone surrogates), no NUL or other control characters
+    (``\\n`` and ``\\t`` kept unless ``one_line``), at most ``limit`` characters, cut at a paragraph
+    or word boundary when there is one near the end."""
+    if not text:
+        return ""
+    text = _SURROGATES.sub("\ufffd", text)
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).translate(_CONTROLS)
+    if one_line:
+        text = " ".join(text.split())
+    if limit is not None and len(text) > limit:
+        cut = text[:limit]
+        for sep in ("\n\n", "\n", " "):
+            at = cut.rfind(sep)
+            if at > limit * 0.8:
+                cut = cut[:at]
+                break
+        text = cut.rstrip() + " …"
+    return text

@@ -1,0 +1,156 @@
+"""The encoding matrix: a Russian page and feed in utf-8, utf-8 with BOM, windows-1251 and KOI8-R, with the
+HTTP charset right, missing or wrong and the in-document declaration right, missing or wrong. Every cell
+must come out as the Russian text, or be flagged ``encoding_suspect`` (never silently garbled). Text that is
+mojibake in the source itself is flagged and never alerts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from crawler import config as config_mod
+from crawler.encoding import clean_text, decode, looks_like_mojibake
+from crawler.extract import extract_article
+from crawler.models import FeedEntry
+from crawler.parse import parse_feed
+from crawler.pipeline import Matcher, build_article, save
+from crawler.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "encoding"
+PAGE = (FIXTURES / "ru-article.html").read_text(encoding="utf-8")
+FEED = (FIXTURES / "ru-feed.xml").read_text(encoding="utf-8")
+SENTENCE = "Более двух тысяч трудовых мигрантов из Кыргызстана за последнюю неделю вернулись на родину из России"
+TITLES = ["Трудовые мигранты возвращаются из России после ужесточения правил",
+          "На границе с Таджикистаном задержали журналиста", "Ещё один рейс в Новосибирск отменён"]
+
+ENCODINGS = {  # name: (python codec, BOM, right label, wrong label)
+    "utf-8": ("utf-8", b"", "utf-8", "windows-1251"),
+    "utf-8-bom": ("utf-8", b"\xef\xbb\xbf", "utf-8", "windows-1251"),
+    "windows-1251": ("cp1251", b"", "windows-1251", "koi8-r"),
+    "koi8-r": ("koi8_r", b"", "koi8-r", "windows-1251"),
+}
+CHOICES = ("right", "missing", "wrong")
+CELLS = list(itertools.product(ENCODINGS, CHOICES, CHOICES))
+IDS = [f"{enc}-header-{h}-declaration-{d}" for enc, h, d in CELLS]
+
+
+def label(enc: str, choice: str) -> str | None:
+    _, _, right, wrong = ENCODINGS[enc]
+    return {"right": right, "missing": None, "wrong": wrong}[choice]
+
+
+def encode(text: str, enc: str) -> bytes:
+    codec, bom, _, _ = ENCODINGS[enc]
+    return bom + text.encode(codec)
+
+
+@pytest.mark.parametrize("enc, header, declaration", CELLS, ids=IDS)
+def test_page_is_decoded_right_or_flagged(enc, header, declaration):
+    declared = label(enc, declaration)
+    meta = f'<meta charset="{declared}">\n' if declared else ""
+    body = encode(PAGE.replace("{meta}", meta), enc)
+    article = extract_article(body, "https://vb.example.kg/news/1", encoding=label(enc, header))
+    assert SENTENCE in article.text and not article.encoding_suspect
+
+
+@pytest.mark.parametrize("enc, header, declaration", CELLS, ids=IDS)
+def test_feed_is_decoded_right_or_flagged(enc, header, declaration):
+    declared = label(enc, declaration)
+    decl = f'<?xml version="1.0" encoding="{declared}"?>\n' if declared else ""
+    body = encode(FEED.replace("{decl}", decl), enc)
+    content_type = "application/rss+xml" + (f"; charset={label(enc, header)}" if header != "missing" else "")
+    feed = parse_feed(body, {"Content-Type": content_type}, "https://vb.example.kg/rss")
+    assert feed.title == "Вечерний Бишкек - Главное"
+    assert [e.title for e in feed.entries] == TITLES
+    assert not any(e.encoding_suspect for e in feed.entries)
+
+
+@pytest.mark.parametrize("enc", ["windows-1251", "koi8-r"])
+def test_undeclared_cyrillic_is_not_read_as_windows_1252(enc):
+    decoded = decode(encode(PAGE.replace("{meta}", ""), enc))
+    assert SENTENCE in decoded.text and not decoded.suspect
+
+
+@pytest.mark.parametrize("label_", ["iso-8859-1", "windows-1252"])
+def test_cyrillic_declared_as_western_is_read_as_cyrillic(label_):
+    body = encode(PAGE.replace("{meta}", f'<meta charset="{label_}">\n'), "windows-1251")
+    assert SENTENCE in decode(body, [label_]).text
+
+
+@pytest.mark.parametrize("garbled", [
+    SENTENCE.encode("utf-8").decode("cp1251"),    # РўСЂСѓРґРѕРІС‹Рµ: UTF-8 shown as windows-1251
+    SENTENCE.encode("utf-8").decode("latin-1"),   # Ð¢Ñ€Ñ: UTF-8 shown as latin-1
+    SENTENCE.encode("cp1251").decode("cp1252"),   # Áîëåå: windows-1251 shown as windows-1252
+    SENTENCE.encode("cp1251").decode("koi8_r"),   # бНКЕЕ: windows-1251 shown as KOI8-R
+    "Трудовые \ufffd\ufffd\ufffd\ufffd \ufffd\ufffd\ufffd\ufffd\ufffd\ufffd \ufffd\ufffd",
+], ids=["utf8-as-1251", "utf8-as-latin1", "1251-as-1252", "1251-as-koi8", "replacement-chars"])
+def test_mojibake_is_recognised(garbled):
+    assert looks_like_mojibake(garbled)
+
+
+@pytest.mark.parametrize("text", [
+    SENTENCE, "Qazaqstan Respublikasynyń Prezıdenti", "Türkmenistanyň Prezidenti Serdar Berdimuhamedow çykyş etdi",
+    "Oʻzbekiston Respublikasi Prezidenti mehnat muhojirlari bilan uchrashdi",
+    "Қазақстан Республикасының Президенті Қасым-Жомарт Тоқаев", "Ҷумҳурии Тоҷикистон, Душанбе",
+    "МВД РФ: новые правила для мигрантов с 1 января", "Café, naïve, Zürich — all fine", "NATO and the CSTO",
+], ids=["ru", "kk-latn", "tk", "uz-latn", "kk", "tg", "ru-caps", "fr-de", "acronyms"])
+def test_real_text_is_not_taken_for_mojibake(text):
+    assert not looks_like_mojibake(text)
+
+
+def test_garbled_article_is_stored_flagged_and_never_alerts(tmp_path):
+    from conftest import write_config
+
+    cfg = config_mod.load(write_config(tmp_path / "config", sources=[{"id": "vb", "name": "VB", "feeds": [
+        "https://vb.example.kg/rss"]}], watches=[{"id": "migrants", "name": "Migrants",
+                                                   "keywords": ["мигрантов", "РјРёРіСЂР°РЅС‚РѕРІ"]}]))
+    store = Store(cfg.database_path)
+    store.sync_sources(cfg.sources)
+    garbled_page = PAGE.replace("{meta}", '<meta charset="utf-8">\n').encode("utf-8").decode("cp1251").encode("utf-8")
+    entry = FeedEntry(guid="g1", url="https://vb.example.kg/news/1", title=TITLES[0].encode().decode("cp1251"),
+                      summary="", encoding_suspect=True)
+    article, _ = build_article(source_id="vb", feed_url="https://vb.example.kg/rss", entry=entry,
+                               page=garbled_page, page_url=entry.url, content_type="text/html; charset=utf-8")
+    assert article.encoding_suspect
+    saved = save(store, Matcher(cfg), article)
+    assert saved.article_id is not None and saved.matches == [] and saved.alerts == []
+    assert store.article(saved.article_id)["encoding_suspect"] == 1
+    assert store.count("outbox") == 0
+    store.close()
+
+
+def test_readable_page_title_replaces_a_garbled_feed_title():
+    entry = FeedEntry(guid="g1", url="https://vb.example.kg/news/1", title=TITLES[0].encode().decode("cp1251"),
+                      encoding_suspect=True)
+    article, _ = build_article(source_id="vb", feed_url="https://vb.example.kg/rss", entry=entry,
+                               page=encode(PAGE.replace("{meta}", ""), "windows-1251"), page_url=entry.url)
+    assert article.title.startswith("Трудовые мигранты") and not article.encoding_suspect
+
+
+def test_stored_text_has_no_control_characters_or_lone_surrogates():
+    raw = "Заголовок\x00 с\x07 мусором\ud800 и\x1b[31m цветом\u0085\ufffe"
+    cleaned = clean_text(raw, one_line=True)
+    cleaned.encode("utf-8")  # would raise on a lone surrogate
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in cleaned)
+    assert cleaned.startswith("Заголовок с мусором")
+
+
+def test_feed_with_control_characters_and_surrogate_references_stores_clean_text(tmp_path):
+    body = ('<rss version="2.0"><channel><title>T</title><item><title>Bad&#0;title&#xD800;&#x1B;here</title>'
+            '<link>https://vb.example.kg/x</link><description>Text&#x7;with&#x85;junk</description></item>'
+            '</channel></rss>').encode()
+    [entry] = parse_feed(body, {}, "https://vb.example.kg/rss").entries
+    for value in (entry.title, entry.summary):
+        value.encode("utf-8")
+        assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value)
+
+
+def test_text_per_item_is_capped_at_a_word_boundary():
+    long_text = ("слово " * 50000).strip()
+    entry = FeedEntry(guid="g", url=None, title="Длинный текст", summary=long_text)
+    article, _ = build_article(source_id="vb", feed_url="https://vb.example.kg/rss", entry=entry, page=None,
+                               page_url=None, max_text=1000)
+    assert len(article.text) <= 1002 and article.text.endswith("слово …")
