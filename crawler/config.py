@@ -337,11 +337,10 @@ class Source:
     max_age: float = 259200.0
 
     def endpoints(self) -> list[Endpoint]:
-        """Every URL to poll, the source's own first (language: its only language, if it has one), then
-        each edition's (language: the edition's)."""
-        own = self.languages[0] if len(self.languages) == 1 and not self.editions else None
+        """Every URL to poll: the source's own first (language: none, the page says), then each
+        edition's (language: the edition's tag)."""
         out = []
-        for language, part in ((own, self), *((e.language, e) for e in self.editions)):
+        for language, part in ((None, self), *((e.language, e) for e in self.editions)):
             out += [Endpoint(u, "feed", language) for u in part.feeds]
             out += [Endpoint(u, "sitemap", language) for u in part.sitemaps]
             out += [Endpoint(li.url, "listing", language, li.article_links) for li in part.listings]

@@ -55,6 +55,7 @@ class Article:
     text: str
     summary_only: bool
     content_hash: str
+    date_note: str | None = None  # why published_at is not what the outlet wrote (e.g. clamped future date)
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,9 @@ class FeedSpider(scrapy.Spider):
                 headers["If-None-Match"] = feed.etag
             if feed.last_modified:
                 headers["If-Modified-Since"] = feed.last_modified
+            callback = {"sitemap": self.parse_sitemap, "listing": self.parse_listing}.get(feed.kind, self.parse_feed)
             yield scrapy.Request(
-                feed.url, headers=headers, callback=self.parse_feed, errback=self.feed_failed,
+                feed.url, headers=headers, callback=callback, errback=self.feed_failed,
                 dont_filter=True,
                 meta={"source_id": feed.source_id, "feed_url": feed.url, "handle_httpstatus_all": True,
                       "dont_obey_robotstxt": True, "download_maxsize": self.session.max_feed_bytes})
@@ -89,3 +90,41 @@ class FeedSpider(scrapy.Spider):
         kwargs = request.cb_kwargs
         yield {"feed_url": kwargs["feed_url"], "entry": kwargs["entry"], "page": None,
                "error": f"{failure_kind(failure)}: {failure.getErrorMessage()}"}
+
+    # ------------------------------------------------------------------ sitemaps and listing pages
+    def _article_requests(self, response, feed_url, entries):
+        meta = {"source_id": response.meta["source_id"], "handle_httpstatus_all": True,
+                "download_maxsize": self.session.max_page_bytes}
+        for entry in entries:
+            yield scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
+                                 cb_kwargs={"feed_url": feed_url, "entry": entry}, meta=meta, dont_filter=True)
+
+    @staticmethod
+    def _headers(response) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1") for k, v in response.headers.items()}
+
+    def parse_sitemap(self, response):
+        feed_url = response.meta["feed_url"]
+        entries, children = self.session.sitemap_response(
+            feed_url, response.url, response.status, self._headers(response), response.body,
+            child=response.meta.get("sitemap_child", False))
+        for n, url in enumerate(children):
+            # the newest child sitemap first
+            yield scrapy.Request(
+                url, callback=self.parse_sitemap, errback=self.sitemap_child_failed, dont_filter=True,
+                priority=len(children) - n,
+                meta={"source_id": response.meta["source_id"], "feed_url": feed_url, "sitemap_child": True,
+                      "handle_httpstatus_all": True, "dont_obey_robotstxt": True,
+                      "download_maxsize": self.session.max_feed_bytes})
+        yield from self._article_requests(response, feed_url, entries)
+
+    def sitemap_child_failed(self, failure):
+        request = failure.request
+        self.session.sitemap_child_failed(request.meta["feed_url"], request.url, failure_kind(failure),
+                                          failure.getErrorMessage())
+
+    def parse_listing(self, response):
+        feed_url = response.meta["feed_url"]
+        entries = self.session.listing_response(feed_url, response.url, response.status, self._headers(response),
+                                                response.body)
+        yield from self._article_requests(response, feed_url, entries)
