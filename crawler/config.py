@@ -590,6 +590,39 @@ def _editions(raw, file: Path, path: str) -> tuple[Edition, ...]:
     return tuple(out)
 
 
+def sources_indent(directory: str | Path) -> str:
+    """How the items of ``sources:`` are indented in sources.yaml ("  " in the shipped file, "" as
+    yaml.dump writes it), so an appended block lines up."""
+    path = Path(directory) / "sources.yaml"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    m = re.search(r"^sources:[^\n]*\n(?:\s*(?:#[^\n]*)?\n)*?([ \t]*)- ", text, re.MULTILINE)
+    return m.group(1) if m else "  "
+
+
+def append_source_block(directory: str | Path, block: str, source_id: str) -> Path:
+    """Append a source (YAML text, as `sources discover` prints it) to sources.yaml, keeping every
+    comment; the file is checked afterwards and left as it was when the result does not load."""
+    directory = Path(directory)
+    path = directory / "sources.yaml"
+    before = path.read_text(encoding="utf-8") if path.exists() else "sources:\n"
+    if any(s.id == source_id for s in load(directory).sources):
+        raise ConfigError(f"a source with id {source_id!r} is already there (choose another with --id)",
+                          file=str(path))
+    text = before
+    if re.search(r"^sources:\s*\[\s*\]\s*$", text, re.MULTILINE):
+        text = re.sub(r"^sources:\s*\[\s*\]\s*$", "sources:", text, count=1, flags=re.MULTILINE)
+    if not re.search(r"^sources:", text, re.MULTILINE):
+        text = "sources:\n" + text
+    text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
+    try:
+        load(directory)
+    except ConfigError:
+        path.write_text(before, encoding="utf-8")
+        raise
+    return path
+
+
 def reference_markdown() -> str:
     """The configuration reference tables in the README, written from the declarations above."""
     def fmt(v):
