@@ -1,0 +1,36 @@
+"""The fixture outlets of tests/fixtures/outlets/, served on loopback with dates relative to now.
+
+Sitemaps are read within a date window, so their dates cannot be fixed in files: ``{now-2h}`` or
+``{now-1d}`` in any fixture file is replaced by that moment (ISO 8601, UTC) when the outlet is staged.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import FIXTURES
+
+OUTLETS = FIXTURES / "outlets"
+_NOW = re.compile(r"\{now-(\d+)([hd])\}")
+
+
+def stage(name: str, tmp_path: Path) -> Path:
+    """A copy of the fixture outlet ``name`` with its relative dates filled in."""
+    target = tmp_path / "outlets" / name
+    shutil.copytree(OUTLETS / name, target)
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def when(m):
+        delta = timedelta(hours=int(m.group(1))) if m.group(2) == "h" else timedelta(days=int(m.group(1)))
+        return (now - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    for path in target.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            filled = _NOW.sub(when, text)
+            if filled != text:
+                path.write_text(filled, encoding="utf-8")
+    return target
