@@ -35,7 +35,7 @@ _NAV_SEGMENTS = frozenset(
 _FILE_SUFFIX = re.compile(r"\.(?:jpe?g|png|gif|webp|svg|pdf|docx?|xlsx?|zip|rar|mp[34]|xml|rss|json|css|js)$",
                           re.IGNORECASE)
 _DATE = re.compile(r"/(?:19|20)\d\d[/-](?:0?[1-9]|1[0-2])(?:[/-](?:0?[1-9]|[12]\d|3[01]))?(?:/|$|-)")
-_ID = re.compile(r"(?:^|[/_.-])\d{4,}(?:[/_.-]|$)")
+_ID = re.compile(r"(?:^|[/_.:=-])\d{4,}(?:[/_.-]|$)")
 _SLUG_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _PAGING = re.compile(r"(?:^|&)(?:page|p|pg|offset|start|sort|lang)=", re.IGNORECASE)
 
@@ -92,7 +92,7 @@ def parse_listing(body: bytes, url: str, *, article_links: str | None = None, en
         break
     pattern = re.compile(article_links) if article_links else None
     page = url.split("#", 1)[0]
-    result, seen = Listing(), set()
+    result, seen = Listing(), {}
     for n, a in enumerate(tree.iter("a")):
         if n >= MAX_LINKS:
             result.skip("beyond the link limit")
@@ -105,7 +105,13 @@ def parse_listing(body: bytes, url: str, *, article_links: str | None = None, en
         if parts.scheme not in ("http", "https") or not parts.hostname:
             result.skip("not http(s)")
             continue
-        if link == page or link in seen:
+        if link == page:
+            continue
+        if link in seen:
+            # the same story linked from its picture, its headline and "read more": keep the headline
+            text = " ".join(a.text_content().split())[:500]
+            if len(text) > len(result.links[seen[link]].text):
+                result.links[seen[link]] = ListingLink(link, text)
             continue
         if not same_site(link, url):
             result.skip("other site")
@@ -117,7 +123,6 @@ def parse_listing(body: bytes, url: str, *, article_links: str | None = None, en
         elif not looks_like_article(link):
             result.skip("navigation")
             continue
-        seen.add(link)
-        title = " ".join(a.text_content().split())
-        result.links.append(ListingLink(link, title[:500]))
+        seen[link] = len(result.links)
+        result.links.append(ListingLink(link, " ".join(a.text_content().split())[:500]))
     return result

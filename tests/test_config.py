@@ -111,3 +111,33 @@ def test_every_settings_key_in_shipped_settings_file():
         else:
             flat.add(key)
     assert {k.name for k in config.SETTINGS_KEYS} <= flat
+
+
+def test_sources_with_sitemaps_listings_and_editions(tmp_path):
+    d = good(tmp_path, sources=[{"id": "kun", "name": "Kun.uz", "timezone": "Asia/Tashkent", "max_pages": 10,
+                                 "editions": [
+                                     {"language": "uz-latn", "feeds": ["https://kun.uz/news/rss?lang=uz"]},
+                                     {"language": "ru", "sitemaps": ["https://kun.uz/ru/sitemap.xml"],
+                                      "listings": ["https://kun.uz/ru/news/list",
+                                                   {"url": "https://kun.uz/ru/news/", "article_links": r"/news/\d{4}/"}]}]},
+                                {"id": "listing-only", "name": "L", "listings": ["https://24.kg/"]}])
+    kun = config.load(d).source("kun")
+    assert [(e.kind, e.language, e.article_links) for e in kun.endpoints()] == [
+        ("feed", "uz-Latn", None), ("sitemap", "ru", None), ("listing", "ru", None), ("listing", "ru", r"/news/\d{4}/")]
+    assert kun.timezone == "Asia/Tashkent" and kun.max_pages == 10
+
+
+@pytest.mark.parametrize("source, where, message", [
+    ({"editions": [{"language": "uzbek", "feeds": ["https://a.uz/rss"]}]}, "sources[0].editions[0].language",
+     "not a language tag"),
+    ({"editions": [{"language": "ru"}]}, "sources[0].editions[0]", "needs at least one feed, sitemap or listing"),
+    ({"listings": [{"url": "https://a.uz/", "article_links": "/news/(\\d+"}]}, "sources[0].listings[0].article_links",
+     "not a regular expression"),
+    ({"sitemaps": ["ftp://a.uz/sitemap.xml"]}, "sources[0].sitemaps[0]", "not an http(s) URL"),
+    ({"feeds": ["https://a.uz/rss"], "timezone": "Asia/Tashkentt"}, "sources[0].timezone", "not a time zone"),
+    ({"feeds": ["https://a.uz/rss"], "editions": [{"language": "ru", "feeds": ["https://a.uz/rss"]}]}, "sources[0]",
+     "polled twice"),
+], ids=["language", "empty-edition", "regex", "scheme", "timezone", "twice"])
+def test_bad_source_shapes_name_the_yaml_path(tmp_path, source, where, message):
+    msg = error_of(good(tmp_path, sources=[{"id": "a", "name": "A", **source}]))
+    assert where in msg and message in msg
