@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,21 @@ def test_sources_with_sitemaps_listings_and_editions(tmp_path):
 def test_bad_source_shapes_name_the_yaml_path(tmp_path, source, where, message):
     msg = error_of(good(tmp_path, sources=[{"id": "a", "name": "A", **source}]))
     assert where in msg and message in msg
+
+
+def test_shipped_catalogue_covers_the_region_with_editions_and_confidence_marks():
+    cfg = config.load(REPO / "config")
+    assert len(cfg.sources) >= 30
+    countries = {s.country for s in cfg.sources}
+    assert {"KZ", "KG", "UZ", "TJ", "TM"} <= countries
+    ids = {s.id for s in cfg.sources}
+    assert {"24kg", "akipress", "kaktus", "kloop", "azattyk", "tengrinews", "zakon", "kursiv", "orda", "vlast",
+            "azattyq", "kazinform", "kun-uz", "gazeta-uz", "daryo", "podrobno", "uzdaily", "asiaplus", "ozodi",
+            "avesta", "turkmen-news", "timesca", "eurasianet", "cabar"} <= ids
+    gazeta = cfg.source("gazeta-uz")
+    assert {e.language for e in gazeta.editions} == {"ru", "uz-Latn", "uz-Cyrl", "en"}
+    # every URL in the file carries its confidence from the research notes
+    text = (REPO / "config" / "sources.yaml").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip().startswith(("- http", "- url: http")):
+            assert re.search(r"#\s+[HMLG]\b", line), line
