@@ -34,3 +34,29 @@ def stage(name: str, tmp_path: Path) -> Path:
             if filled != text:
                 path.write_text(filled, encoding="utf-8")
     return target
+
+
+NAMES = ("feed-autodiscovery", "news-sitemap", "sitemap-index", "listing-pattern", "listing-heuristic", "atom",
+         "jsonfeed", "editions")
+
+
+class AllOutlets:
+    """Every fixture outlet served at once (one crawl process covers them all: Scrapy's start-up
+    dominates the cost of a crawl here)."""
+
+    def __init__(self, tmp_path: Path):
+        from crawler.demo.servers import OutletServer
+
+        self.servers = {name: OutletServer(stage(name, tmp_path)) for name in NAMES}
+
+    def __enter__(self):
+        for server in self.servers.values():
+            server.start()
+        return self
+
+    def __exit__(self, *exc):
+        for server in self.servers.values():
+            server.stop()
+
+    def __getitem__(self, name: str):
+        return self.servers[name]

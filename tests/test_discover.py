@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from conftest import cli, crawl_once, write_config
-from fixture_outlets import stage
+from fixture_outlets import AllOutlets, stage
 from test_sources import OUTLETS, by_path, stored
 
 from crawler import config
@@ -69,17 +69,21 @@ def test_yaml_block_quotes_what_the_page_says():
     assert item["country"] == "UZ" and item["id"] == "kun-uz"
 
 
-@pytest.mark.parametrize("name", OUTLETS)
-def test_discover_block_pasted_into_sources_yaml_works(name, tmp_path):
-    expected = OUTLETS[name][1]
-    with OutletServer(stage(name, tmp_path)) as outlet:
+def test_discover_blocks_pasted_into_sources_yaml_work_for_every_fixture_outlet(tmp_path):
+    with AllOutlets(tmp_path) as outlets:
         cfg = write_config(tmp_path / "config", sources=[])
-        proc = cli(cfg, "sources", "discover", outlet.url("/"))
-        block = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith("#"))
-        (cfg / "sources.yaml").write_text("sources:\n" + block + "\n", encoding="utf-8")
+        blocks = {}
+        for name in OUTLETS:
+            proc = cli(cfg, "sources", "discover", outlets[name].url("/"), "--id", name)
+            blocks[name] = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith("#"))
+        (cfg / "sources.yaml").write_text("sources:\n" + "\n".join(blocks.values()) + "\n", encoding="utf-8")
         summary = crawl_once(cfg)
-        assert summary["errors"] == [] and summary["new_articles"] == len(expected), proc.stdout
-        assert {p: a["language"] for p, a in by_path(stored(cfg)).items()} == expected
+        assert summary["errors"] == [], blocks
+        articles = stored(cfg)
+        for name, (_, expected) in OUTLETS.items():
+            got = {p: a["language"] for p, a in by_path(a for a in articles if a["source_id"] == name).items()}
+            assert got == expected, (name, blocks[name])
+        assert summary["new_articles"] == len(articles) == sum(len(e) for _, e in OUTLETS.values())
 
 
 def test_discover_add_appends_and_keeps_comments(tmp_path):

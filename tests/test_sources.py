@@ -4,11 +4,13 @@ language tag, and a second poll fetches nothing again."""
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import cli, crawl_once, write_config
-from fixture_outlets import stage
+from fixture_outlets import AllOutlets, stage
 
 from crawler.demo.servers import OutletServer
 from crawler.store import Store
@@ -57,55 +59,67 @@ def by_path(articles) -> dict[str, dict]:
     return {urlsplit(a["url"]).path: a for a in articles}
 
 
-@pytest.mark.parametrize("name", OUTLETS)
-def test_fixture_outlet_yields_each_article_once_with_its_language(name, tmp_path):
-    make_source, expected = OUTLETS[name]
-    with OutletServer(stage(name, tmp_path)) as outlet:
-        cfg = write_config(tmp_path / "config", sources=[{"id": name, "name": name, **make_source(outlet)}])
-        first = crawl_once(cfg)
-        assert first["errors"] == [] and first["new_articles"] == len(expected), first
-        articles = by_path(stored(cfg))
-        assert {p: a["language"] for p, a in articles.items()} == expected
-        for a in articles.values():
-            assert a["summary_only"] == 0 and len(a["text"]) > 200 and a["title"]
-        hits = {p: outlet.hits(p) for p in expected}
-        assert set(hits.values()) == {1}
-
-        again = crawl_once(cfg)
-        assert again["new_articles"] == 0 and again["duplicates"] == 0 and again["errors"] == []
-        assert {p: outlet.hits(p) for p in expected} == hits  # nothing fetched twice
-        assert len(stored(cfg)) == len(expected)
-
-
-def test_sitemaps_skip_old_entries_other_sites_and_old_child_sitemaps(tmp_path):
-    with OutletServer(stage("sitemap-index", tmp_path)) as outlet:
-        cfg = write_config(tmp_path / "config", sources=[
-            {"id": "ledger", "name": "Silk Road Ledger", "sitemaps": [outlet.url("/sitemap_index.xml")]}])
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """All eight fixture outlets, configured by hand as a user would, crawled twice."""
+    tmp = tmp_path_factory.mktemp("outlets")
+    with AllOutlets(tmp) as outlets:
+        sources = [{"id": name, "name": name, **make(outlets[name])} for name, (make, _) in OUTLETS.items()]
+        cfg = write_config(tmp / "config", sources=sources)
         proc = cli(cfg, "crawl", "--once", "--json")
-        assert outlet.hits("/sitemaps/recent.xml") == 1
-        assert outlet.hits("/sitemaps/2019-01.xml") == 0  # the index says it has not changed since 2019
-        assert outlet.hits("/reports/archive-2019-central-asia-year-in-review/") == 0
-        assert "other site: 1" in proc.stderr and "not http(s): 1" in proc.stderr and "too_old=1" in proc.stderr
+        first = json.loads(proc.stdout)
+        hits = {name: {p: outlets[name].hits(p) for p in expected} for name, (_, expected) in OUTLETS.items()}
+        second = crawl_once(cfg)
+        hits_after = {name: {p: outlets[name].hits(p) for p in expected} for name, (_, expected) in OUTLETS.items()}
+        yield SimpleNamespace(outlets=outlets, cfg=cfg, first=first, log=proc.stderr, second=second, hits=hits,
+                              hits_after=hits_after, articles=stored(cfg))
 
 
-def test_news_sitemap_titles_and_dates_come_from_the_sitemap(tmp_path):
-    with OutletServer(stage("news-sitemap", tmp_path)) as outlet:
-        cfg = write_config(tmp_path / "config", sources=[
-            {"id": "dala", "name": "Dala", "sitemaps": [outlet.url("/sitemap-news.xml")]}])
-        crawl_once(cfg)
-        assert outlet.hits("/kk/news/eski-zhanalyq-2019-1001.html") == 0
-        titles = {a["title"] for a in stored(cfg)}
-        assert titles == {"Алматыда жаңа метро бекеттері ашылды", "Қостанай облысында егін жинау науқаны басталды"}
-        assert all(a["published_at"].endswith("Z") and a["published_at"] > "2026" for a in stored(cfg))
+def test_first_poll_stores_every_fixture_article_without_errors(crawled):
+    assert crawled.first["errors"] == []
+    assert crawled.first["new_articles"] == sum(len(e) for _, e in OUTLETS.values()) == len(crawled.articles)
+    assert (crawled.first["feeds_polled"], crawled.first["sitemaps_polled"], crawled.first["listings_polled"]) == (5, 2, 2)
 
 
-def test_listing_page_with_pattern_leaves_out_sponsored_links(tmp_path):
-    with OutletServer(stage("listing-pattern", tmp_path)) as outlet:
-        cfg = write_config(tmp_path / "config", sources=[
-            {"id": "alatoo", "name": "Ala-Too", "listings": [{"url": outlet.url("/"), "article_links": r"/news/\d+"}]}])
-        crawl_once(cfg)
-        assert outlet.hits("/partner/2026/06/01/sponsored-tour-to-issyk-kul-lake-special-offer/") == 0
-        assert outlet.hits("/category/sayasat/") == 0 and outlet.hits("/page/2/") == 0
+@pytest.mark.parametrize("name", OUTLETS)
+def test_fixture_outlet_yields_each_article_once_with_its_language(name, crawled):
+    expected = OUTLETS[name][1]
+    articles = by_path(a for a in crawled.articles if a["source_id"] == name)
+    assert {p: a["language"] for p, a in articles.items()} == expected
+    for a in articles.values():
+        assert a["summary_only"] == 0 and len(a["text"]) > 200 and a["title"]
+    assert set(crawled.hits[name].values()) == {1}
+
+
+def test_second_poll_fetches_and_stores_nothing(crawled):
+    assert crawled.second["new_articles"] == 0 and crawled.second["duplicates"] == 0
+    assert crawled.second["errors"] == []
+    assert crawled.hits_after == crawled.hits
+    assert len(stored(crawled.cfg)) == len(crawled.articles)
+
+
+def test_sitemaps_skip_old_entries_other_sites_and_old_child_sitemaps(crawled):
+    ledger = crawled.outlets["sitemap-index"]
+    assert ledger.hits("/sitemaps/recent.xml") == 2  # read on both polls: an index's children are re-read
+    assert ledger.hits("/sitemaps/2019-01.xml") == 0  # the index says it has not changed since 2019
+    assert ledger.hits("/reports/archive-2019-central-asia-year-in-review/") == 0
+    skipped = next(line for line in crawled.log.splitlines()
+                   if "event=sitemap_skipped" in line and "source_id=sitemap-index" in line)
+    assert "other site: 1" in skipped and "not http(s): 1" in skipped and "no URL: 1" in skipped
+
+
+def test_news_sitemap_titles_and_dates_come_from_the_sitemap(crawled):
+    assert crawled.outlets["news-sitemap"].hits("/kk/news/eski-zhanalyq-2019-1001.html") == 0
+    dala = [a for a in crawled.articles if a["source_id"] == "news-sitemap"]
+    assert {a["title"] for a in dala} == {"Алматыда жаңа метро бекеттері ашылды",
+                                          "Қостанай облысында егін жинау науқаны басталды"}
+    assert all(a["published_at"].endswith("Z") and a["published_at"] > "2026" for a in dala)
+
+
+def test_listing_page_with_pattern_leaves_out_sponsored_links_and_navigation(crawled):
+    alatoo = crawled.outlets["listing-pattern"]
+    assert alatoo.hits("/partner/2026/06/01/sponsored-tour-to-issyk-kul-lake-special-offer/") == 0
+    assert alatoo.hits("/category/sayasat/") == 0 and alatoo.hits("/page/2/") == 0
 
 
 def test_changed_listing_page_yields_only_its_new_article(tmp_path):
