@@ -186,7 +186,7 @@ def sources_discover(ctx, url, add, source_id):
     if found.error:
         raise NewswatchError(f"fetch: {url}: {found.error}")
     for line in report(found):
-        click.echo(f"# {line}")
+        click.echo("# " + " ".join(line.split()))  # one line each, whatever the page put in its URLs
     source_id = source_id or source_id_for(found.homepage)
     block = render_yaml(found, source_id, indent=config_mod.sources_indent(ctx.obj["config_dir"]))
     click.echo(block, nl=False)
