@@ -59,7 +59,9 @@ def check_config(ctx):
         newswatch --config config check-config
     """
     cfg = _load(ctx)
-    click.echo(f"config ok: {len(cfg.sources)} sources ({sum(len(s.feeds) for s in cfg.sources)} feeds), "
+    kinds = [ep.kind for s in cfg.sources for ep in s.endpoints()]
+    click.echo(f"config ok: {len(cfg.sources)} sources ({kinds.count('feed')} feeds, {kinds.count('sitemap')} "
+               f"sitemaps, {kinds.count('listing')} listing pages), "
                f"{len(cfg.watches)} watches, {len(cfg.settings.channels)} channels, "
                f"database {cfg.settings.database}")
 
@@ -126,12 +128,13 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
 
 def format_summary(summary) -> str:
     rows = [("sources polled", summary.sources_polled), ("feeds polled", summary.feeds_polled),
+            ("sitemaps polled", summary.sitemaps_polled), ("listing pages polled", summary.listings_polled),
             ("feeds unchanged", summary.feeds_unchanged), ("feeds deferred", summary.feeds_deferred),
             ("new articles", summary.new_articles),
             ("  of which summary only", summary.summary_only), ("duplicates", summary.duplicates),
             ("matches", summary.matches), ("alerts queued", summary.alerts_queued),
             ("alerts sent", summary.alerts_sent), ("alerts failed", summary.alerts_failed),
-            ("errors", len(summary.errors))]
+            ("waiting for next poll", summary.waiting), ("errors", len(summary.errors))]
     lines = [f"{name:<24}{value:>6}" for name, value in rows]
     lines += [f"  {e}" for e in summary.errors]
     return "\n".join(lines)
@@ -445,6 +448,96 @@ def browse(ctx, port, host):
     Store(cfg.database_path).close()  # create / migrate, so the views exist
     click.echo(f"serving {cfg.database_path} read-only on http://{host}:{port}/  (Ctrl-C stops)", err=True)
     serve(cfg.database_path, host, port)
+
+
+@main.group(cls=_Group)
+def sources():
+    """Find an outlet's feeds and sitemaps, check the catalogue, list sources and their state.
+
+    \b
+    Example:
+        newswatch sources discover https://kun.uz/
+    """
+
+
+@sources.command("discover")
+@click.argument("url")
+@click.option("--add", is_flag=True, help="Append the block to sources.yaml (its comments are kept).")
+@click.option("--id", "source_id", metavar="ID", help="Id of the new source (default: made from the host name).")
+@click.pass_context
+def sources_discover(ctx, url, add, source_id):
+    """Fetch a homepage; report its feeds, sitemaps and editions; print a block for sources.yaml.
+
+    \b
+    Example:
+        newswatch sources discover https://24.kg/ --add
+    """
+    from .discover import discover, render_yaml, report, source_id_for
+
+    cfg = _load(ctx)
+    if "://" not in url:
+        url = "https://" + url
+    found = discover(url, cfg.settings)
+    if found.error:
+        raise NewswatchError(f"fetch: {url}: {found.error}")
+    for line in report(found):
+        click.echo("# " + " ".join(line.split()))  # one line each, whatever the page put in its URLs
+    source_id = source_id or source_id_for(found.homepage)
+    block = render_yaml(found, source_id, indent=config_mod.sources_indent(ctx.obj["config_dir"]))
+    click.echo(block, nl=False)
+    if add:
+        path = config_mod.append_source_block(ctx.obj["config_dir"], block, source_id)
+        click.echo(f"# added to {path}; check country and languages, then: newswatch crawl --once --source "
+                   f"{source_id}")
+
+
+@sources.command("check")
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Check only this source (repeatable).")
+@click.pass_context
+def sources_check(ctx, source_ids):
+    """Fetch every feed, sitemap and listing page once; report whether each answers, parses and
+    yields articles (exit status 1 when one does not). Stores nothing.
+
+    \b
+    Example:
+        newswatch sources check --source kun-uz
+    """
+    from .probe import check_sources, format_table
+
+    cfg = _load(ctx)
+    chosen = [cfg.source(i) for i in source_ids] if source_ids else [s for s in cfg.sources if s.enabled]
+    rows = check_sources(chosen, cfg.settings)
+    click.echo(format_table(rows))
+    if not all(r.ok for r in rows):
+        sys.exit(1)
+
+
+@sources.command("list")
+@click.pass_context
+def sources_list(ctx):
+    """The catalogue with each source's state: last success, errors, articles in the last day.
+
+    \b
+    Example:
+        newswatch sources list
+    """
+    from .store import Store
+
+    cfg = _load(ctx)
+    overview = {}
+    if cfg.database_path.exists():
+        store = Store(cfg.database_path)
+        overview = store.source_overview()
+        store.close()
+    click.echo(f"{'source':<18} {'country':<7} {'languages':<16} {'urls':>4} {'last success':<21} "
+               f"{'errors':>6} {'24h':>5}  problem")
+    for s in cfg.sources:
+        state = overview.get(s.id, {})
+        languages = ",".join(dict.fromkeys([*s.languages, *(e.language for e in s.editions)])) or "-"
+        problem = "disabled" if not s.enabled else (state.get("last_error") or "")
+        click.echo(f"{s.id:<18} {s.country or '-':<7} {languages:<16} {len(s.endpoints()):>4} "
+                   f"{state.get('last_success') or 'never':<21} {state.get('errors') or 0:>6} "
+                   f"{state.get('articles_24h', 0):>5}  {problem[:120]}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -118,6 +118,52 @@ def _ident(v):
     return v
 
 
+LANGUAGE_TAGS = ("uz-Latn", "uz-Cyrl", "ru", "en", "kk", "ky", "tg", "tk")
+
+
+def _language(v):
+    v = _str(v)
+    for tag in LANGUAGE_TAGS:
+        if v.lower() == tag.lower():
+            return tag
+    raise ValueError(f"{v!r} is not a language tag (one of {', '.join(LANGUAGE_TAGS)})")
+
+
+def _languages(v):
+    return tuple(_language(x) for x in _str_list(v))
+
+
+def _check_urls(values: dict, file: Path, where: str) -> None:
+    """Every feed and sitemap URL is http(s); the error names the item (``sources[1].feeds[1]``)."""
+    for name in ("feeds", "sitemaps"):
+        for j, url in enumerate(values.get(name) or ()):
+            try:
+                _http_url(url)
+            except ValueError as exc:
+                raise ConfigError(str(exc), file=str(file), path=f"{where}.{name}[{j}]") from None
+
+
+def _timezone(v):
+    if v is None:
+        return None
+    from .dates import zone  # late: dates imports nothing from here, but keep config light
+
+    v = _str(v)
+    zone(v)  # raises ValueError with a clear message
+    return v
+
+
+def _regex(v):
+    if v is None:
+        return None
+    v = _str(v)
+    try:
+        re.compile(v)
+    except re.error as exc:
+        raise ValueError(f"{v!r} is not a regular expression: {exc}") from None
+    return v
+
+
 # --------------------------------------------------------------------------- declarations
 
 
@@ -173,8 +219,21 @@ SOURCE_KEYS = [
     Key("name", None, "Outlet name shown in alerts.", _str, required=True),
     Key("homepage", None, "Outlet homepage.", _opt_str),
     Key("country", None, "Country code (KZ, KG, UZ, TJ, TM) or region.", _opt_str),
-    Key("languages", (), "Languages the outlet publishes in (ru, kk, ky, uz-Latn, uz-Cyrl, tg, tk, en).", _str_list),
-    Key("feeds", None, "Feed URLs (RSS or Atom), at least one.", _str_list, required=True),
+    Key("languages", (), "Languages the outlet publishes in (ru, kk, ky, uz-Latn, uz-Cyrl, tg, tk, en). With "
+        "one language and no editions, it is stored on every article the page itself does not name.", _str_list),
+    Key("feeds", (), "Feed URLs (RSS 0.9x/1.0/2.0, Atom, JSON Feed). A source needs at least one feed, sitemap "
+        "or listing page, here or in an edition.", _str_list),
+    Key("sitemaps", (), "Sitemap URLs: Google News sitemaps, sitemaps or sitemap indexes (read newest first).",
+        _str_list),
+    Key("listings", (), "Listing pages (\"latest news\", sections): each a URL, or `url:` with `article_links:`.",
+        lambda v: v),
+    Key("editions", (), "Language editions, each with `language:` and its own feeds, sitemaps, listings.",
+        lambda v: v),
+    Key("timezone", None, "Time zone of dates written without one (IANA name such as Asia/Tashkent, or "
+        "+05:00); default UTC.", _timezone),
+    Key("max_pages", 30, "Article pages fetched per poll from one sitemap or listing page at most, newest "
+        "first; the rest wait for the next poll.", _number(1, 10_000, integer=True)),
+    Key("max_age", 259200.0, "Sitemap entries older than this are not fetched (duration).", _duration),
     Key("interval", None, "Poll interval (duration: 300, 10m, 1h); default: settings default_interval.",
         lambda v: None if v is None else parse_duration(v)),
     Key("enabled", True, "Set false to keep a source in the file without polling it.", _bool),
@@ -198,6 +257,21 @@ def _languages(v):
             raise ValueError(f"unknown language {item!r} (known: {', '.join(LANGUAGES)})")
     return v
 
+
+EDITION_KEYS = [
+    Key("language", None, "Language and script of the edition: uz-Latn, uz-Cyrl, ru, en, kk, ky, tg, tk. "
+        "Stored on every article of the edition.", _language, required=True),
+    Key("feeds", (), "Feed URLs of the edition.", _str_list),
+    Key("sitemaps", (), "Sitemap URLs of the edition.", _str_list),
+    Key("listings", (), "Listing pages of the edition (as for the source).", lambda v: v),
+]
+
+LISTING_KEYS = [
+    Key("url", None, "The listing page (http or https).", _http_url, required=True),
+    Key("article_links", None, "Regular expression searched in each link's absolute URL; links that match are "
+        "articles. Without it, links are chosen by their shape (same site, dates, ids or long slugs in the "
+        "path; not tag, category, page or author pages).", _regex),
+]
 
 WATCH_KEYS = [
     Key("id", None, "Short unique id.", _ident, required=True),
@@ -266,6 +340,30 @@ class WebhookChannel:
 
 
 @dataclass(frozen=True)
+class Listing:
+    url: str
+    article_links: str | None = None
+
+
+@dataclass(frozen=True)
+class Edition:
+    language: str
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    listings: tuple[Listing, ...] = ()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One URL a source is polled at: a feed, a sitemap or a listing page, with its edition's language."""
+
+    url: str
+    kind: str  # feed | sitemap | listing
+    language: str | None = None
+    article_links: str | None = None
+
+
+@dataclass(frozen=True)
 class Source:
     id: str
     name: str
@@ -276,6 +374,22 @@ class Source:
     languages: tuple[str, ...] = ()
     enabled: bool = True
     obey_robots: bool = True
+    sitemaps: tuple[str, ...] = ()
+    listings: tuple[Listing, ...] = ()
+    editions: tuple[Edition, ...] = ()
+    timezone: str | None = None
+    max_pages: int = 30
+    max_age: float = 259200.0
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every URL to poll: the source's own first (language: none, the page says), then each
+        edition's (language: the edition's tag)."""
+        out = []
+        for language, part in ((None, self), *((e.language, e) for e in self.editions)):
+            out += [Endpoint(u, "feed", language) for u in part.feeds]
+            out += [Endpoint(u, "sitemap", language) for u in part.sitemaps]
+            out += [Endpoint(li.url, "listing", language, li.article_links) for li in part.listings]
+        return out
 
 
 @dataclass(frozen=True)
@@ -477,7 +591,7 @@ def load(directory: str | Path) -> Config:
     settings = _load_settings(directory / "settings.yaml")
 
     sources_file = directory / "sources.yaml"
-    sources, seen = [], {}
+    sources, seen, urls = [], {}, {}
     for i, item in enumerate(_load_list(sources_file, "sources")):
         where = f"sources[{i}]"
         v = _apply(SOURCE_KEYS, item, sources_file, where)
@@ -485,18 +599,26 @@ def load(directory: str | Path) -> Config:
             raise ConfigError(f"duplicate source id {v['id']!r} (first at sources[{seen[v['id']]}])",
                               file=str(sources_file), path=f"{where}.id")
         seen[v["id"]] = i
-        if not v["feeds"]:
-            raise ConfigError("needs at least one feed URL", file=str(sources_file), path=f"{where}.feeds")
-        for j, url in enumerate(v["feeds"]):
-            try:
-                _http_url(url)
-            except ValueError as exc:
-                raise ConfigError(str(exc), file=str(sources_file), path=f"{where}.feeds[{j}]") from None
-        sources.append(Source(id=v["id"], name=v["name"], feeds=v["feeds"],
-                              interval=v["interval"] or settings.default_interval, homepage=v["homepage"],
-                              country=v["country"], languages=v["languages"], enabled=v["enabled"],
-                              obey_robots=settings.politeness["obey_robots"] if v["obey_robots"] is None
-                              else v["obey_robots"]))
+        _check_urls(v, sources_file, where)
+        listings = _listings(v["listings"], sources_file, f"{where}.listings")
+        editions = _editions(v["editions"], sources_file, f"{where}.editions")
+        source = Source(id=v["id"], name=v["name"], feeds=v["feeds"],
+                        interval=v["interval"] or settings.default_interval, homepage=v["homepage"],
+                        country=v["country"], languages=v["languages"], enabled=v["enabled"],
+                        sitemaps=v["sitemaps"], listings=listings, editions=editions, timezone=v["timezone"],
+                        max_pages=v["max_pages"], max_age=v["max_age"],
+                        obey_robots=settings.politeness["obey_robots"] if v["obey_robots"] is None
+                        else v["obey_robots"])
+        endpoints = source.endpoints()
+        if not endpoints:
+            raise ConfigError("is required: a source needs at least one feed, sitemap or listing page "
+                              "(in the source or an edition)", file=str(sources_file), path=f"{where}.feeds")
+        for ep in endpoints:
+            if ep.url in urls:
+                raise ConfigError(f"URL {ep.url} is polled twice (first in {urls[ep.url]})",
+                                  file=str(sources_file), path=where)
+            urls[ep.url] = where
+        sources.append(source)
 
     watches_file = directory / "watches.yaml"
     watches, seen = [], {}
@@ -534,6 +656,78 @@ def load(directory: str | Path) -> Config:
     return Config(directory=directory, settings=settings, sources=tuple(sources), watches=tuple(watches))
 
 
+def _listings(raw, file: Path, path: str) -> tuple[Listing, ...]:
+    if raw is None or raw == ():
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("must be a list of URLs or of mappings with url: and article_links:", file=str(file),
+                          path=path)
+    out = []
+    for i, item in enumerate(raw):
+        where = f"{path}[{i}]"
+        if isinstance(item, str):
+            item = {"url": item}
+        v = _apply(LISTING_KEYS, item, file, where)
+        out.append(Listing(url=v["url"], article_links=v["article_links"]))
+    return tuple(out)
+
+
+def _editions(raw, file: Path, path: str) -> tuple[Edition, ...]:
+    if raw is None or raw == ():
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("must be a list of editions (each with language: and feeds/sitemaps/listings)",
+                          file=str(file), path=path)
+    out, tags = [], {}
+    for i, item in enumerate(raw):
+        where = f"{path}[{i}]"
+        v = _apply(EDITION_KEYS, item, file, where)
+        _check_urls(v, file, where)
+        if v["language"] in tags:
+            raise ConfigError(f"edition {v['language']} is declared twice (first at {tags[v['language']]})",
+                              file=str(file), path=f"{where}.language")
+        tags[v["language"]] = where
+        edition = Edition(language=v["language"], feeds=v["feeds"], sitemaps=v["sitemaps"],
+                          listings=_listings(v["listings"], file, f"{where}.listings"))
+        if not (edition.feeds or edition.sitemaps or edition.listings):
+            raise ConfigError("needs at least one feed, sitemap or listing page", file=str(file), path=where)
+        out.append(edition)
+    return tuple(out)
+
+
+def sources_indent(directory: str | Path) -> str:
+    """How the items of ``sources:`` are indented in sources.yaml ("  " in the shipped file, "" as
+    yaml.dump writes it), so an appended block lines up."""
+    path = Path(directory) / "sources.yaml"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    m = re.search(r"^sources:[^\n]*\n(?:\s*(?:#[^\n]*)?\n)*?([ \t]*)- ", text, re.MULTILINE)
+    return m.group(1) if m else "  "
+
+
+def append_source_block(directory: str | Path, block: str, source_id: str) -> Path:
+    """Append a source (YAML text, as `sources discover` prints it) to sources.yaml, keeping every
+    comment; the file is checked afterwards and left as it was when the result does not load."""
+    directory = Path(directory)
+    path = directory / "sources.yaml"
+    before = path.read_text(encoding="utf-8") if path.exists() else "sources:\n"
+    if any(s.id == source_id for s in load(directory).sources):
+        raise ConfigError(f"a source with id {source_id!r} is already there (choose another with --id)",
+                          file=str(path))
+    text = before
+    if re.search(r"^sources:\s*\[\s*\]\s*$", text, re.MULTILINE):
+        text = re.sub(r"^sources:\s*\[\s*\]\s*$", "sources:", text, count=1, flags=re.MULTILINE)
+    if not re.search(r"^sources:", text, re.MULTILINE):
+        text = "sources:\n" + text
+    text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
+    try:
+        load(directory)
+    except ConfigError:
+        path.write_text(before, encoding="utf-8")
+        raise
+    return path
+
+
 def reference_markdown() -> str:
     """The configuration reference tables in the README, written from the declarations above."""
     def fmt(v):
@@ -547,6 +741,8 @@ def reference_markdown() -> str:
 
     out = []
     for title, keys in (("settings.yaml", SETTINGS_KEYS), ("sources.yaml: each item of `sources:`", SOURCE_KEYS),
+                        ("sources.yaml: each item of `editions:`", EDITION_KEYS),
+                        ("sources.yaml: each item of `listings:` (or just its URL)", LISTING_KEYS),
                         ("watches.yaml: each item of `watches:`", WATCH_KEYS),
                         ("settings.yaml `channels:` NAME, type email", EMAIL_KEYS),
                         ("settings.yaml `channels:` NAME, type webhook", WEBHOOK_KEYS)):

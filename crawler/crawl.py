@@ -15,15 +15,17 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from . import dedup
+from . import dates, dedup
 from .config import Config
 from .errors import ParseError
+from .listing import parse_listing
 from .logs import event, quiet_libraries
 from .models import FeedEntry
 from .parse import parse_feed
-from .pipeline import Matcher, build_article, save
+from .pipeline import Matcher, build_article, charset_of, save
+from .sitemap import parse_sitemap, select, select_children
 from .store import MAX_BACKOFF, Store, iso, utcnow
 
 # Answers to tell Scrapy to hand over rather than follow or drop: everything but redirects, which
@@ -40,6 +42,7 @@ class FeedPlan:
     etag: str | None
     last_modified: str | None
     fetch_url: str | None = None  # where a permanent redirect moved the feed, else url
+    kind: str = "feed"  # feed | sitemap | listing
 
     @property
     def request_url(self) -> str:
@@ -67,6 +70,8 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 class Summary:
     sources_polled: int = 0
     feeds_polled: int = 0
+    sitemaps_polled: int = 0
+    listings_polled: int = 0
     feeds_unchanged: int = 0
     feeds_deferred: int = 0  # not polled: Retry-After not expired, or 410 Gone
     new_articles: int = 0
@@ -76,6 +81,7 @@ class Summary:
     alerts_queued: int = 0
     alerts_sent: int = 0
     alerts_failed: int = 0
+    waiting: int = 0  # new articles of sitemaps and listing pages left for the next poll (page budget)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -99,7 +105,8 @@ class _FeedProgress:
     status: int
     etag: str | None
     last_modified: str | None
-    body_hash: str
+    body_hash: str | None
+    budget: int = 0  # article pages this sitemap or listing page may still have fetched in this poll
 
 
 class CrawlSession:
@@ -121,6 +128,7 @@ class CrawlSession:
         # Called after every feed answer and every article, e.g. to move a progress bar.
         self.observer: Callable[[CrawlSession], None] | None = None
         self._progress: dict[str, _FeedProgress] = {}
+        self._endpoints = {ep.url: ep for s in self.sources.values() for ep in s.endpoints()}
 
     def _observe(self) -> None:
         if self.observer is not None:
@@ -130,7 +138,8 @@ class CrawlSession:
         out = []
         now = iso(utcnow())
         for source in self.sources.values():
-            for url in source.feeds:
+            for ep in source.endpoints():
+                url = ep.url
                 state = self.store.feed_state(url)
                 if state and state.gone_at and not self.retry_gone:
                     self.summary.feeds_deferred += 1
@@ -145,8 +154,10 @@ class CrawlSession:
                     continue
                 out.append(FeedPlan(url, source.id, state.etag if state else None,
                                     state.last_modified if state else None,
-                                    state.effective_url if state else None))
-        self.summary.feeds_polled = len(out)
+                                    state.effective_url if state else None, ep.kind))
+        self.summary.feeds_polled = sum(1 for p in out if p.kind == "feed")
+        self.summary.sitemaps_polled = sum(1 for p in out if p.kind == "sitemap")
+        self.summary.listings_polled = sum(1 for p in out if p.kind == "listing")
         return out
 
     def obeys_robots(self, source_id: str) -> bool:
@@ -239,7 +250,8 @@ class CrawlSession:
             self._health(source_id)
             return []
         try:
-            parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items)
+            parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items,
+                                timezone=self.sources[source_id].timezone)
         except ParseError as exc:
             self.feed_failed(feed_url, "parse", exc.detail, status)
             return []
@@ -292,9 +304,11 @@ class CrawlSession:
         source_id = progress.source_id if progress else self.store.feed_state(feed_url).source_id
         source = self.sources[source_id]
         started = time.perf_counter()
+        endpoint = self._endpoints.get(feed_url)
         article, problem = build_article(source_id=source_id, feed_url=feed_url, entry=entry, page=item["page"],
                                          page_url=item.get("page_url"), content_type=item.get("content_type"),
-                                         languages=source.languages, max_text=self.max_text)
+                                         languages=source.languages, max_text=self.max_text,
+                                         language=endpoint.language if endpoint else None)
         if item["page"] is not None:
             self.stats.extract_seconds.append(time.perf_counter() - started)
         problem = item.get("error") or problem
@@ -321,6 +335,160 @@ class CrawlSession:
         self._observe()
 
 
+    # ------------------------------------------------------------------ sitemaps and listing pages
+    # Both end in FeedEntry values that go down the same seen-check -> fetch -> extract -> store
+    # path as feed entries, newest first and at most `max_pages` per poll. Left-over new entries
+    # wait for the next poll: the page's validators are then not kept, so it is read again.
+
+    def _unchanged(self, feed_url: str, status: int, headers: dict[str, str], body: bytes) -> bool | None:
+        """True: nothing to do (304, same bytes). None: failed (recorded). False: go on."""
+        state = self.store.feed_state(feed_url)
+        if status == 304:
+            self.summary.feeds_unchanged += 1
+            self.store.record_feed_success(feed_url, status=304, etag=state.etag,
+                                           last_modified=state.last_modified, body_hash=state.body_hash)
+            self._health(state.source_id)
+            return True
+        if status >= 300 or status < 200:
+            # the same handling as feeds: Retry-After, 410 Gone, backoff, source health
+            self._http_error(feed_url, state, status, headers)
+            return None
+        if state.body_hash and hashlib.sha256(body).hexdigest() == state.body_hash:
+            self.summary.feeds_unchanged += 1
+            self.store.record_feed_success(feed_url, status=status, etag=headers.get("etag"),
+                                           last_modified=headers.get("last-modified"), body_hash=state.body_hash)
+            self._health(state.source_id)
+            return True
+        return False
+
+    def _take(self, source_id: str, candidates, progress: _FeedProgress) -> tuple[list[FeedEntry], int]:
+        """Unseen entries, in the order given, within the page budget; and how many new ones wait."""
+        new, keys, waiting = [], set(), 0
+        for entry in candidates:
+            key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
+            if key in keys or self.store.seen(source_id, key, dedup.canonical_url(entry.url)):
+                continue
+            keys.add(key)
+            if len(new) >= progress.budget:
+                waiting += 1
+                continue
+            new.append(entry)
+        progress.budget -= len(new)
+        if waiting:
+            self.summary.waiting += waiting
+            progress.etag = progress.last_modified = progress.body_hash = None
+        return new, waiting
+
+    def sitemap_response(self, feed_url: str, response_url: str, status: int, headers: dict[str, str],
+                         body: bytes, child: bool = False) -> tuple[list[FeedEntry], list[str]]:
+        """Record what a sitemap said; return the entries to fetch and the child sitemaps to read.
+        ``child``: this is a sitemap named by the index at ``feed_url``."""
+        state = self.store.feed_state(feed_url)
+        source = self.sources[state.source_id]
+        progress = self._progress.get(feed_url) if child else None
+        if child:
+            if progress is None:
+                return [], []
+            if status >= 400 or status < 200:
+                return self._child_done(feed_url, response_url, f"HTTP {status}"), []
+        else:
+            verdict = self._unchanged(feed_url, status, headers, body)
+            if verdict is not False:
+                return [], []
+        try:
+            doc = parse_sitemap(body, response_url, source_id=source.id, tz=dates.zone(source.timezone),
+                                max_bytes=self.max_feed_bytes)
+        except ParseError as exc:
+            if child:
+                return self._child_done(feed_url, response_url, exc.detail), []
+            self.feed_failed(feed_url, "parse", exc.detail, status)
+            return [], []
+        if doc.warning:
+            event("sitemap_warning", 30, source_id=source.id, url=response_url, stage="parse", warning=doc.warning)
+        if doc.skipped:
+            event("sitemap_skipped", source_id=source.id, url=response_url, stage="parse",
+                  skipped=_reasons(doc.skipped))
+        if progress is None:
+            body_hash = hashlib.sha256(body).hexdigest()
+            progress = _FeedProgress(source.id, 0, status, headers.get("etag"), headers.get("last-modified"),
+                                     body_hash, budget=source.max_pages)
+            self._progress[feed_url] = progress
+        since = utcnow() - timedelta(seconds=source.max_age)
+        children: list[str] = []
+        new: list[FeedEntry] = []
+        if doc.kind == "index":
+            # An index can stay byte-identical while its child sitemaps change: never keep its validators.
+            progress.etag = progress.last_modified = progress.body_hash = None
+            children = [c.url for c in select_children(doc, since=since)]
+            event("sitemap_polled", source_id=source.id, url=response_url, stage="parse", kind="index",
+                  sitemaps=len(doc.children), reading=len(children))
+        else:
+            recent, too_old = select(doc, since=since)
+            candidates = (FeedEntry(guid=None, url=e.url, title=e.title,
+                                    published_at=dates.iso(e.published) if doc.news else None) for e in recent)
+            new, waiting = self._take(source.id, candidates, progress)
+            event("sitemap_polled", source_id=source.id, url=response_url, stage="parse",
+                  kind="news" if doc.news else doc.kind, entries=len(doc.entries), too_old=too_old, new=len(new),
+                  waiting=waiting)
+        progress.pending += len(new) + len(children) - (1 if child else 0)
+        if progress.pending <= 0:
+            self._feed_done(feed_url)
+        return new, children
+
+    def sitemap_child_failed(self, feed_url: str, child_url: str, kind: str, message: str) -> None:
+        self._child_done(feed_url, child_url, f"{kind}: {message}")
+
+    def _child_done(self, feed_url: str, child_url: str, problem: str) -> list:
+        progress = self._progress.get(feed_url)
+        source_id = progress.source_id if progress else self.store.feed_state(feed_url).source_id
+        event("sitemap_error", 30, source_id=source_id, url=child_url, stage="fetch", error=problem,
+              index=feed_url)
+        self.summary.errors.append(f"sitemap: [{source_id}] {child_url}: {problem}")
+        if progress:
+            progress.pending -= 1
+            if progress.pending <= 0:
+                self._feed_done(feed_url)
+        return []
+
+    def listing_response(self, feed_url: str, response_url: str, status: int, headers: dict[str, str],
+                         body: bytes) -> list[FeedEntry]:
+        """Record what a listing page said; return its new article links as entries, in page order."""
+        verdict = self._unchanged(feed_url, status, headers, body)
+        if verdict is not False:
+            return []
+        state = self.store.feed_state(feed_url)
+        source = self.sources[state.source_id]
+        endpoint = self._endpoints.get(feed_url)
+        pattern = endpoint.article_links if endpoint else None
+        try:
+            page = parse_listing(body, response_url, article_links=pattern, source_id=source.id,
+                                 encoding=charset_of(headers.get("content-type")))
+        except ParseError as exc:
+            self.feed_failed(feed_url, "parse", exc.detail, status)
+            return []
+        if not page.links:
+            # Nothing is removed: the articles stay; the user learns the page changed.
+            before = self.store.last_entries(feed_url)
+            hint = ("set article_links: to a pattern of the outlet's article URLs" if pattern is None
+                    else f"article_links {pattern!r} matches no link any more")
+            message = (f"listing page has no article links any more (it had {before}); {hint}" if before
+                       else f"no article links found on the listing page; {hint}")
+            self.feed_failed(feed_url, "empty", message, status)
+            return []
+        self.store.set_last_entries(feed_url, len(page.links))
+        progress = _FeedProgress(source.id, 0, status, headers.get("etag"), headers.get("last-modified"),
+                                 hashlib.sha256(body).hexdigest(), budget=source.max_pages)
+        candidates = (FeedEntry(guid=None, url=link.url, title=link.text) for link in page.links)
+        new, waiting = self._take(source.id, candidates, progress)
+        event("listing_polled", source_id=source.id, url=feed_url, stage="parse", links=len(page.links),
+              new=len(new), waiting=waiting, skipped=_reasons(page.skipped) or None)
+        progress.pending = len(new)
+        self._progress[feed_url] = progress
+        if not new:
+            self._feed_done(feed_url)
+        return new
+
+
 def _resolver_setting() -> str:
     from scrapy.settings import default_settings
 
@@ -328,6 +496,10 @@ def _resolver_setting() -> str:
 
 
 _RESOLVER_SETTING = _resolver_setting()
+
+
+def _reasons(skipped: dict[str, int]) -> str:
+    return ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items()))
 
 
 def scrapy_settings(config: Config) -> dict:

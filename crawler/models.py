@@ -58,6 +58,7 @@ class Article:
     summary_only: bool
     content_hash: str
     encoding_suspect: bool = False  # stored flagged; never matched or alerted on
+    date_note: str | None = None  # why published_at is not what the outlet wrote (e.g. clamped future date)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from urllib.parse import urlsplit
 
-from . import dedup, match
+from . import dates, dedup, match
 from .config import Config
 from .errors import ExtractError
 from .encoding import clean_text, looks_like_mojibake
@@ -42,11 +42,13 @@ def charset_of(content_type: str | None) -> str | None:
 
 def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: bytes | None,
                   page_url: str | None, content_type: str | None = None, languages: tuple[str, ...] = (),
-                  fetched_at: str | None = None, max_text: int = 200_000) -> tuple[Article, str | None]:
+                  fetched_at: str | None = None, max_text: int = 200_000, language: str | None = None
+                  ) -> tuple[Article, str | None]:
     """Merge the entry with what extraction finds on the page. Returns the article and, when only
     the feed summary could be kept, the reason why. Text is cut at ``max_text`` characters; every
     field is valid UTF-8 without control characters; text that still looks like mojibake is
-    flagged ``encoding_suspect``."""
+    flagged ``encoding_suspect``. ``language`` is the edition's tag: it wins over what the page
+    says, since outlets often serve every edition with one template's ``lang``."""
     url = page_url or entry.url or feed_url
     extracted, problem = None, None
     if page is not None:
@@ -58,7 +60,11 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
     if extracted and extracted.canonical_url and _same_site(extracted.canonical_url, url):
         canonical = extracted.canonical_url
     text = clean_text(extracted.text if extracted else (entry.summary or entry.title or ""), max_text)
-    language = (extracted.language if extracted else None) or (languages[0] if len(languages) == 1 else None)
+    language = language or (extracted.language if extracted else None) or \
+        (languages[0] if len(languages) == 1 else None)
+    fetched_at = fetched_at or iso(utcnow())
+    published, date_note = dates.clamp_future(
+        entry.published_at or (extracted.published_at if extracted else None), fetched_at)
     entry_key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
     canonical_url = dedup.canonical_url(canonical)
     if not entry.url and not page_url:
@@ -77,10 +83,9 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
         title=title,
         author=clean_text(extracted.author if extracted and extracted.author else entry.author, 300,
                           one_line=True) or None,
-        published_at=entry.published_at or (extracted.published_at if extracted else None),
-        fetched_at=fetched_at or iso(utcnow()), language=language, text=text,
+        published_at=published, fetched_at=fetched_at, language=language, text=text,
         summary_only=extracted is None, content_hash=dedup.content_hash(text or entry.title or url),
-        encoding_suspect=bool(suspect))
+        encoding_suspect=bool(suspect), date_note=date_note)
     return article, problem
 
 

@@ -138,6 +138,16 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE sources ADD COLUMN down_since TEXT",
         "ALTER TABLE articles ADD COLUMN encoding_suspect INTEGER NOT NULL DEFAULT 0",
     ],
+    [
+        # Sources are polled at feeds, sitemaps and listing pages (all rows of `feeds`); each row
+        # keeps its kind, its edition's language, and how many entries it last yielded (a listing
+        # page that suddenly yields none is reported). Articles keep a note when their date was
+        # corrected (a date in the future clamped to the fetch time).
+        "ALTER TABLE feeds ADD COLUMN kind TEXT NOT NULL DEFAULT 'feed'",
+        "ALTER TABLE feeds ADD COLUMN language TEXT",
+        "ALTER TABLE feeds ADD COLUMN last_entries INTEGER",
+        "ALTER TABLE articles ADD COLUMN date_note TEXT",
+    ],
 ]
 
 
@@ -213,11 +223,12 @@ class Store:
                        enabled=excluded.enabled, updated_at=excluded.updated_at""",
                     [s.id, s.name, s.homepage, s.country, json.dumps(list(s.languages)), s.interval,
                      int(s.enabled), iso(now)])
-                for url in s.feeds:
+                for ep in s.endpoints():
                     self.db.execute(
-                        """INSERT INTO feeds (source_id, url, next_check_at) VALUES (?, ?, ?)
-                           ON CONFLICT(url) DO UPDATE SET source_id=excluded.source_id""",
-                        [s.id, url, iso(now)])
+                        """INSERT INTO feeds (source_id, url, kind, language, next_check_at) VALUES (?, ?, ?, ?, ?)
+                           ON CONFLICT(url) DO UPDATE SET source_id=excluded.source_id, kind=excluded.kind,
+                           language=excluded.language""",
+                        [s.id, ep.url, ep.kind, ep.language, iso(now)])
             marks = ",".join("?" * len(ids))
             self.db.execute(f"UPDATE sources SET enabled = 0 WHERE id NOT IN ({marks})", ids)
 
@@ -650,3 +661,31 @@ class Store:
         if kind is None:
             return list(self.db.query("SELECT * FROM notices ORDER BY id"))
         return list(self.db.query("SELECT * FROM notices WHERE kind = ? ORDER BY id", [kind]))
+
+    # ------------------------------------------------------------------ sitemaps, listing pages, source overview
+    def last_entries(self, url: str) -> int | None:
+        """How many entries this sitemap or listing page yielded at its last successful poll."""
+        row = self.db.execute("SELECT last_entries FROM feeds WHERE url = ?", [url]).fetchone()
+        return row[0] if row else None
+
+    def set_last_entries(self, url: str, count: int) -> None:
+        self.db.execute("UPDATE feeds SET last_entries = ? WHERE url = ?", [count, url])
+
+    def source_overview(self, now: datetime | None = None) -> dict[str, dict]:
+        """Per source id: endpoints, last success, failing endpoints, worst error, articles of the last day."""
+        since = iso((now or utcnow()) - timedelta(days=1))
+        out: dict[str, dict] = {}
+        for row in self.db.query(
+                """SELECT source_id, count(*) AS endpoints, max(last_success_at) AS last_success,
+                   sum(consecutive_errors > 0) AS failing, max(consecutive_errors) AS errors
+                   FROM feeds GROUP BY source_id"""):
+            out[row["source_id"]] = {**row, "last_error": None, "articles_24h": 0}
+        for row in self.db.query(
+                """SELECT source_id, last_error_kind || ': ' || last_error AS error FROM feeds
+                   WHERE consecutive_errors > 0 ORDER BY consecutive_errors"""):
+            out[row["source_id"]]["last_error"] = row["error"]
+        for row in self.db.query("SELECT source_id, count(*) AS n FROM articles WHERE fetched_at >= ? "
+                                 "GROUP BY source_id", [since]):
+            out.setdefault(row["source_id"], {"endpoints": 0, "last_success": None, "failing": 0, "errors": 0,
+                                              "last_error": None})["articles_24h"] = row["n"]
+        return out

@@ -99,32 +99,22 @@ class FeedSpider(scrapy.Spider):
                 headers["If-None-Match"] = feed.etag
             if feed.last_modified:
                 headers["If-Modified-Since"] = feed.last_modified
+            callback = {"sitemap": self.parse_sitemap, "listing": self.parse_listing}.get(feed.kind, self.parse_feed)
             yield scrapy.Request(
-                feed.request_url, headers=headers, callback=self.parse_feed, errback=self.feed_failed,
+                feed.request_url, headers=headers, callback=callback, errback=self.feed_failed,
                 dont_filter=True,
                 meta={"source_id": feed.source_id, "feed_url": feed.url, "handle_httpstatus_list": HANDLED_STATUSES,
                       "dont_obey_robotstxt": True, "download_maxsize": self.session.max_feed_bytes})
 
     def parse_feed(self, response):
         feed_url = response.meta["feed_url"]
-        headers = {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
-                   for k, v in response.headers.items()}
+        headers = self._headers(response)
         reasons = response.meta.get("redirect_reasons") or []
         moved_to = response.url if reasons and all(r in PERMANENT_REDIRECTS for r in reasons) else None
         entries = self.session.feed_response(feed_url, response.url, response.status, headers, response.body,
                                              download_seconds=response.meta.get("download_latency"),
                                              moved_to=moved_to)
-        source_id = response.meta["source_id"]
-        for entry in entries:
-            meta = {"source_id": source_id, "handle_httpstatus_list": HANDLED_STATUSES,
-                    "dont_obey_robotstxt": not self.session.obeys_robots(source_id),
-                    "download_maxsize": self.session.max_page_bytes}
-            if entry.url:
-                yield scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
-                                     cb_kwargs={"feed_url": feed_url, "entry": entry}, meta=meta,
-                                     dont_filter=True)
-            else:
-                yield {"feed_url": feed_url, "entry": entry, "page": None, "error": "entry has no link"}
+        yield from self._article_requests(response, feed_url, entries)
 
     def feed_failed(self, failure):
         request = failure.request
@@ -148,3 +138,48 @@ class FeedSpider(scrapy.Spider):
         kwargs = request.cb_kwargs
         yield {"feed_url": kwargs["feed_url"], "entry": kwargs["entry"], "page": None,
                "error": "{}: {}".format(*describe_failure(failure))}
+
+    # ------------------------------------------------------------------ sitemaps and listing pages
+    def _article_requests(self, response, feed_url, entries):
+        """One request per new entry's page; an entry without a link is stored from what it says."""
+        source_id = response.meta["source_id"]
+        meta = {"source_id": source_id, "handle_httpstatus_list": HANDLED_STATUSES,
+                "dont_obey_robotstxt": not self.session.obeys_robots(source_id),
+                "download_maxsize": self.session.max_page_bytes}
+        for entry in entries:
+            if entry.url:
+                yield scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
+                                     cb_kwargs={"feed_url": feed_url, "entry": entry}, meta=dict(meta),
+                                     dont_filter=True)
+            else:
+                yield {"feed_url": feed_url, "entry": entry, "page": None, "error": "entry has no link"}
+
+    @staticmethod
+    def _headers(response) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1") for k, v in response.headers.items()}
+
+    def parse_sitemap(self, response):
+        feed_url = response.meta["feed_url"]
+        entries, children = self.session.sitemap_response(
+            feed_url, response.url, response.status, self._headers(response), response.body,
+            child=response.meta.get("sitemap_child", False))
+        for n, url in enumerate(children):
+            # the newest child sitemap first
+            yield scrapy.Request(
+                url, callback=self.parse_sitemap, errback=self.sitemap_child_failed, dont_filter=True,
+                priority=len(children) - n,
+                meta={"source_id": response.meta["source_id"], "feed_url": feed_url, "sitemap_child": True,
+                      "handle_httpstatus_list": HANDLED_STATUSES, "dont_obey_robotstxt": True,
+                      "download_maxsize": self.session.max_feed_bytes})
+        yield from self._article_requests(response, feed_url, entries)
+
+    def sitemap_child_failed(self, failure):
+        request = failure.request
+        self.session.sitemap_child_failed(request.meta["feed_url"], request.url, failure_kind(failure),
+                                          failure.getErrorMessage())
+
+    def parse_listing(self, response):
+        feed_url = response.meta["feed_url"]
+        entries = self.session.listing_response(feed_url, response.url, response.status, self._headers(response),
+                                                response.body)
+        yield from self._article_requests(response, feed_url, entries)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,51 @@ def test_shipped_topics_load_and_cover_every_language():
         assert load_topic(path).positive
     assert [w.rule.topics[0][0] for w in config.load(REPO / "config").watches] == [
         "migrant-workers", "journalist-detentions", "border-incidents"]
+
+
+def test_sources_with_sitemaps_listings_and_editions(tmp_path):
+    d = good(tmp_path, sources=[{"id": "kun", "name": "Kun.uz", "timezone": "Asia/Tashkent", "max_pages": 10,
+                                 "editions": [
+                                     {"language": "uz-latn", "feeds": ["https://kun.uz/news/rss?lang=uz"]},
+                                     {"language": "ru", "sitemaps": ["https://kun.uz/ru/sitemap.xml"],
+                                      "listings": ["https://kun.uz/ru/news/list",
+                                                   {"url": "https://kun.uz/ru/news/", "article_links": r"/news/\d{4}/"}]}]},
+                                {"id": "listing-only", "name": "L", "listings": ["https://24.kg/"]}])
+    kun = config.load(d).source("kun")
+    assert [(e.kind, e.language, e.article_links) for e in kun.endpoints()] == [
+        ("feed", "uz-Latn", None), ("sitemap", "ru", None), ("listing", "ru", None), ("listing", "ru", r"/news/\d{4}/")]
+    assert kun.timezone == "Asia/Tashkent" and kun.max_pages == 10
+
+
+@pytest.mark.parametrize("source, where, message", [
+    ({"editions": [{"language": "uzbek", "feeds": ["https://a.uz/rss"]}]}, "sources[0].editions[0].language",
+     "not a language tag"),
+    ({"editions": [{"language": "ru"}]}, "sources[0].editions[0]", "needs at least one feed, sitemap or listing"),
+    ({"listings": [{"url": "https://a.uz/", "article_links": "/news/(\\d+"}]}, "sources[0].listings[0].article_links",
+     "not a regular expression"),
+    ({"sitemaps": ["ftp://a.uz/sitemap.xml"]}, "sources[0].sitemaps[0]", "not an http(s) URL"),
+    ({"feeds": ["https://a.uz/rss"], "timezone": "Asia/Tashkentt"}, "sources[0].timezone", "not a time zone"),
+    ({"feeds": ["https://a.uz/rss"], "editions": [{"language": "ru", "feeds": ["https://a.uz/rss"]}]}, "sources[0]",
+     "polled twice"),
+], ids=["language", "empty-edition", "regex", "scheme", "timezone", "twice"])
+def test_bad_source_shapes_name_the_yaml_path(tmp_path, source, where, message):
+    msg = error_of(good(tmp_path, sources=[{"id": "a", "name": "A", **source}]))
+    assert where in msg and message in msg
+
+
+def test_shipped_catalogue_covers_the_region_with_editions_and_confidence_marks():
+    cfg = config.load(REPO / "config")
+    assert len(cfg.sources) >= 30
+    countries = {s.country for s in cfg.sources}
+    assert {"KZ", "KG", "UZ", "TJ", "TM"} <= countries
+    ids = {s.id for s in cfg.sources}
+    assert {"24kg", "akipress", "kaktus", "kloop", "azattyk", "tengrinews", "zakon", "kursiv", "orda", "vlast",
+            "azattyq", "kazinform", "kun-uz", "gazeta-uz", "daryo", "podrobno", "uzdaily", "asiaplus", "ozodi",
+            "avesta", "turkmen-news", "timesca", "eurasianet", "cabar"} <= ids
+    gazeta = cfg.source("gazeta-uz")
+    assert {e.language for e in gazeta.editions} == {"ru", "uz-Latn", "uz-Cyrl", "en"}
+    # every URL in the file carries its confidence from the research notes
+    text = (REPO / "config" / "sources.yaml").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip().startswith(("- http", "- url: http")):
+            assert re.search(r"#\s+[HMLG]\b", line), line

@@ -233,7 +233,7 @@ def test_malformed_xml_without_entries_is_a_parse_error():
     [
         (b"", "not a feed (empty body)"),
         (b"  \n ", "not a feed (empty body)"),
-        (b'{"error": "rate limited"}', "malformed XML"),
+        (b'{"error": "rate limited"}', "not a feed (JSON without a jsonfeed.org version)"),
         (b"<?xml version='1.0'?><sitemap><loc>x</loc></sitemap>", "not a feed"),
     ],
     ids=["empty", "whitespace", "json-error", "unknown-xml"],
