@@ -174,6 +174,9 @@ WATCH_KEYS = [
     Key("keywords", None, "Words and phrases; case-insensitive whole words, a phrase matches across "
         "line breaks.", _str_list, required=True),
     Key("channels", (), "Names of channels from settings.yaml that get alerts for this watch.", _str_list),
+    Key("once_per_story", True, "Alert once per story: later copies of a story (the same article on other "
+        "outlets or URLs, near-duplicates, edits) are recorded and listed by `newswatch stories` but send "
+        "no alert. false: alert on every copy that is stored as its own article.", _bool),
 ]
 
 EMAIL_KEYS = [
@@ -239,6 +242,7 @@ class Watch:
     name: str
     keywords: tuple[str, ...]
     channels: tuple[str, ...] = ()
+    once_per_story: bool = True
 
 
 @dataclass(frozen=True)
@@ -424,7 +428,8 @@ def load(directory: str | Path) -> Config:
                 known = ", ".join(sorted(settings.channels)) or "none defined"
                 raise ConfigError(f"unknown channel {ch!r} (settings.yaml channels: {known})",
                                   file=str(watches_file), path=f"{where}.channels[{j}]")
-        watches.append(Watch(id=v["id"], name=v["name"], keywords=v["keywords"], channels=v["channels"]))
+        watches.append(Watch(id=v["id"], name=v["name"], keywords=v["keywords"], channels=v["channels"],
+                             once_per_story=v["once_per_story"]))
 
     return Config(directory=directory, settings=settings, sources=tuple(sources), watches=tuple(watches))
 

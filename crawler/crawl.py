@@ -35,6 +35,8 @@ class Summary:
     feeds_polled: int = 0
     feeds_unchanged: int = 0
     new_articles: int = 0
+    story_copies: int = 0  # new articles that joined a story another outlet or URL started
+    revised: int = 0  # stored articles whose text changed (edits)
     duplicates: int = 0
     summary_only: int = 0
     matches: int = 0
@@ -69,6 +71,7 @@ class CrawlSession:
         self.max_items = limits["max_items_per_feed"]
         self.summary = Summary(sources_polled=len(self.sources))
         self._progress: dict[str, _FeedProgress] = {}
+        self._entry_keys: dict[FeedEntry, str] = {}
 
     def plan(self) -> list[FeedPlan]:
         out = []
@@ -119,13 +122,22 @@ class CrawlSession:
             return []
         if parsed.warning:
             event("feed_warning", 30, source_id=source_id, url=feed_url, stage="parse", warning=parsed.warning)
-        new, keys = [], set()
+        new, keys = [], {}
         for entry in parsed.entries:
-            key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
             canonical = dedup.canonical_url(entry.url) if entry.url else None
-            if key in keys or self.store.seen(source_id, key, canonical):
+            key = self._entry_key(source_id, entry, canonical, keys)
+            if key in keys:
                 continue
-            keys.add(key)
+            if self.store.seen(source_id, key, canonical):
+                fingerprint = dedup.entry_fingerprint(entry.title, entry.summary, entry.updated_at,
+                                                      entry.published_at)
+                # A stored entry is fetched again only when the feed describes it differently
+                # (title, summary, updated date): that is how an edit is noticed.
+                if not self.store.entry_changed(source_id, key, canonical, fingerprint):
+                    continue
+                event("entry_changed", source_id=source_id, url=entry.url, stage="parse")
+            keys[key] = canonical
+            self._entry_keys[entry] = key
             new.append(entry)
         event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
               new=len(new))
@@ -135,6 +147,15 @@ class CrawlSession:
         if not new:
             self._feed_done(feed_url)
         return new
+
+    def _entry_key(self, source_id: str, entry: FeedEntry, canonical: str | None, keys: dict) -> str:
+        """GUID, then GUID+URL when the GUID already stands for another URL (in this feed or in the
+        archive), then canonical URL, then a hash of title and summary."""
+        key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
+        if key.startswith("guid:") and canonical:
+            if (key in keys and keys[key] != canonical) or self.store.entry_key_taken(source_id, key, canonical):
+                key = dedup.entry_key(entry.guid, entry.url, guid_taken=True)
+        return key
 
     def _feed_done(self, feed_url: str) -> None:
         p = self._progress.pop(feed_url)
@@ -149,20 +170,27 @@ class CrawlSession:
         source = self.sources[source_id]
         article, problem = build_article(source_id=source_id, feed_url=feed_url, entry=entry, page=item["page"],
                                          page_url=item.get("page_url"), content_type=item.get("content_type"),
-                                         languages=source.languages)
+                                         languages=source.languages, entry_key=self._entry_keys.pop(entry, None))
         problem = item.get("error") or problem
         if problem:
             self.summary.summary_only += 1
             event("summary_only", 30, source_id=source_id, url=entry.url, stage="extract", reason=problem)
         saved = save(self.store, self.matcher, article)
-        if saved.article_id is None:
+        if saved.rechecked:
+            event("entry_unchanged", source_id=source_id, url=article.url, stage="dedup")
+        elif saved.article_id is None:
             self.summary.duplicates += 1
             event("duplicate", source_id=source_id, url=article.url, stage="dedup")
         else:
-            self.summary.new_articles += 1
+            if saved.revised:
+                self.summary.revised += 1
+            else:
+                self.summary.new_articles += 1
+                self.summary.story_copies += int(saved.joined)
             self.summary.matches += len(saved.matches)
             self.summary.alerts_queued += len(saved.alerts)
-            event("article_stored", source_id=source_id, url=article.url, stage="store", id=saved.article_id,
+            event("article_revised" if saved.revised else "article_stored", source_id=source_id, url=article.url,
+                  stage="store", id=saved.article_id, story_id=saved.story_id, joined_story=saved.joined,
                   matches=len(saved.matches), alerts=len(saved.alerts))
         if progress:
             progress.pending -= 1

@@ -15,6 +15,7 @@ class FeedEntry:
     summary: str = ""  # plain text, HTML stripped
     author: str | None = None
     published_at: str | None = None  # ISO 8601, UTC, seconds
+    updated_at: str | None = None  # the entry's own "updated" date (Atom <updated>), when it gives one
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Article:
     text: str
     summary_only: bool
     content_hash: str
+    # dedup.entry_fingerprint of the feed entry: stored per sighting, tells an edited entry apart
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,7 @@ def _to_entry(entry, feed_url: str) -> FeedEntry | None:
     if not (guid or url or title or summary):
         return None
     published = _iso_utc(entry.get("published_parsed")) or _iso_utc(entry.get("updated_parsed"))
+    updated = _iso_utc(entry.get("updated_parsed"))
     return FeedEntry(
         guid=guid,
         url=url,
@@ -245,6 +246,7 @@ def _to_entry(entry, feed_url: str) -> FeedEntry | None:
         summary=summary,
         author=_entry_author(entry),
         published_at=published,
+        updated_at=updated if updated != published else None,
     )
 
 
