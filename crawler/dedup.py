@@ -190,11 +190,15 @@ def usable_canonical(canonical: str | None, page_url: str) -> bool:
         a, b = urlsplit(canonical), urlsplit(page_url)
     except ValueError:
         return False
-    if a.scheme not in ("http", "https") or _site(a.hostname) != _site(b.hostname):
+    try:
+        same_site = (_site(a.hostname), a.port) == (_site(b.hostname), b.port)
+    except ValueError:  # a port that is not a number
+        return False
+    if a.scheme not in ("http", "https") or not same_site:
         return False
     segments = [p for p in a.path.split("/") if p]
     if not segments or (len(segments) == 1 and segments[0].lower() in _HOME_SEGMENTS):
-        return not a.query  # "/?p=123" (WordPress) is an article, "/" is not
+        return bool(a.query)  # "/?p=123" (WordPress) is an article, "/" is not
     if len(segments) <= 2 and len(segments[0]) in (2, 3) and segments[0].isalpha() and (
             len(segments) == 1 or segments[1].lower() in _HOME_SEGMENTS):
         return bool(a.query)

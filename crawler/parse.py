@@ -238,7 +238,8 @@ def _to_entry(entry, feed_url: str) -> FeedEntry | None:
     if not (guid or url or title or summary):
         return None
     published = _iso_utc(entry.get("published_parsed")) or _iso_utc(entry.get("updated_parsed"))
-    updated = _iso_utc(entry.get("updated_parsed"))
+    # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed (and warns)
+    updated = _iso_utc(dict.get(entry, "updated_parsed"))
     return FeedEntry(
         guid=guid,
         url=url,
