@@ -47,6 +47,10 @@ def _hash32(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
 
 
+# drawing the permutations costs more than hashing an article: draw them once
+_PERMUTATIONS = MinHash(num_perm=BANDS * ROWS, seed=_SEED, hashfunc=_hash32, scheme="affine32").permutations
+
+
 @dataclass(frozen=True)
 class Signature:
     shingles: frozenset[str]
@@ -66,7 +70,7 @@ def signature(text: str) -> Signature | None:
     parts = shingles(text)
     if not parts:
         return None
-    mh = MinHash(num_perm=BANDS * ROWS, seed=_SEED, hashfunc=_hash32, scheme="affine32")
+    mh = MinHash(num_perm=BANDS * ROWS, hashfunc=_hash32, scheme="affine32", permutations=_PERMUTATIONS)
     mh.update_batch([s.encode("utf-8") for s in sorted(parts)])
     values = np.asarray(mh.hashvalues).astype("<u4")
     bands = []
