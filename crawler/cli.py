@@ -131,7 +131,9 @@ def format_summary(summary) -> str:
             ("sitemaps polled", summary.sitemaps_polled), ("listing pages polled", summary.listings_polled),
             ("feeds unchanged", summary.feeds_unchanged), ("feeds deferred", summary.feeds_deferred),
             ("new articles", summary.new_articles),
-            ("  of which summary only", summary.summary_only), ("duplicates", summary.duplicates),
+            ("  of which summary only", summary.summary_only),
+            ("  of which joined a story", summary.story_copies),
+            ("revised (edited)", summary.revised), ("duplicates", summary.duplicates),
             ("matches", summary.matches), ("alerts queued", summary.alerts_queued),
             ("alerts sent", summary.alerts_sent), ("alerts failed", summary.alerts_failed),
             ("waiting for next poll", summary.waiting), ("errors", len(summary.errors))]
@@ -538,6 +540,62 @@ def sources_list(ctx):
         click.echo(f"{s.id:<18} {s.country or '-':<7} {languages:<16} {len(s.endpoints()):>4} "
                    f"{state.get('last_success') or 'never':<21} {state.get('errors') or 0:>6} "
                    f"{state.get('articles_24h', 0):>5}  {problem[:120]}")
+
+
+@main.command()
+@click.option("--since", default="1d", show_default=True, metavar="DURATION",
+              help="Stories with a copy seen within this time (90m, 12h, 1d, 7d).")
+@click.option("--watch", "watch_id", metavar="ID", help="Only stories that matched this watch.")
+@click.option("--min-size", default=1, show_default=True, type=click.IntRange(1),
+              help="Only stories with at least this many copies (2: only stories that ran more than once).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stories as JSON.")
+@click.pass_context
+def stories(ctx, since, watch_id, min_size, limit, as_json):
+    """Recent stories: each with the outlets that ran it (the first one first), first-seen time and size.
+
+    \b
+    Example:
+        newswatch stories --since 1d --watch migrant-workers
+    """
+    from datetime import timedelta
+
+    from .store import Store, utcnow
+
+    cfg = _load(ctx)
+    try:
+        seconds = config_mod.parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    if watch_id and watch_id not in {w.id for w in cfg.watches}:
+        raise click.BadParameter(f"no watch with id {watch_id!r} in watches.yaml", param_hint="--watch")
+    store = Store(cfg.database_path)
+    try:
+        found = store.stories(utcnow() - timedelta(seconds=seconds), watch_id=watch_id, min_size=min_size,
+                              limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_stories(found))
+
+
+def format_stories(found: list[dict]) -> str:
+    if not found:
+        return "no stories in that time"
+    lines = []
+    for s in found:
+        outlets = len(s["outlets"])
+        lines.append(f"story {s['id']}  first seen {s['first_seen_at']}  {s['size']} "
+                     f"{'copy' if s['size'] == 1 else 'copies'} on {outlets} {'outlet' if outlets == 1 else 'outlets'}")
+        lines.append(f"  {s['title']}")
+        for i, c in enumerate(s["copies"]):
+            mark = "first" if i == 0 else ""
+            edits = f"  (edited {c['revisions']}x)" if c.get("revisions") else ""
+            lines.append(f"  {mark:<6}{c['source_id']:<16}{c['seen_at']}  {c['url']}{edits}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 if __name__ == "__main__":  # pragma: no cover

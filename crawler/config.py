@@ -292,6 +292,9 @@ WATCH_KEYS = [
     Key("languages", (), "Only articles in these languages (ru, kk, ky, uz, uz-Latn, uz-Cyrl, tg, tk, en); "
         "an article of unknown language always passes.", _languages),
     Key("channels", (), "Names of channels from settings.yaml that get alerts for this watch.", _str_list),
+    Key("once_per_story", True, "Alert once per story: later copies of a story (the same article on other "
+        "outlets or URLs, near-duplicates, edits) are recorded and listed by `newswatch stories` but send "
+        "no alert. false: alert on every copy that is stored as its own article.", _bool),
 ]
 
 EMAIL_KEYS = [
@@ -402,6 +405,7 @@ class Watch:
     sources: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    once_per_story: bool = True
 
 
 @dataclass(frozen=True)
@@ -651,7 +655,7 @@ def load(directory: str | Path) -> Config:
                                   file=str(watches_file), path=f"{where}.sources[{j}]")
         watches.append(Watch(id=v["id"], name=v["name"], keywords=tuple(t.text for t in rule.any),
                              channels=v["channels"], rule=rule, sources=v["sources"], countries=v["countries"],
-                             languages=v["languages"]))
+                             languages=v["languages"], once_per_story=v["once_per_story"]))
 
     return Config(directory=directory, settings=settings, sources=tuple(sources), watches=tuple(watches))
 

@@ -8,7 +8,6 @@ most one cycle: the daemon starts a child process per cycle.
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
 import hashlib
 import time
@@ -75,6 +74,8 @@ class Summary:
     feeds_unchanged: int = 0
     feeds_deferred: int = 0  # not polled: Retry-After not expired, or 410 Gone
     new_articles: int = 0
+    story_copies: int = 0  # new articles that joined a story another outlet or URL started
+    revised: int = 0  # stored articles whose text changed (edits)
     duplicates: int = 0
     summary_only: int = 0
     matches: int = 0
@@ -129,6 +130,7 @@ class CrawlSession:
         self.observer: Callable[[CrawlSession], None] | None = None
         self._progress: dict[str, _FeedProgress] = {}
         self._endpoints = {ep.url: ep for s in self.sources.values() for ep in s.endpoints()}
+        self._entry_keys: dict[FeedEntry, str] = {}
 
     def _observe(self) -> None:
         if self.observer is not None:
@@ -265,16 +267,20 @@ class CrawlSession:
                                   f"when convenient)", source_id=source_id)
         new, keys = [], {}
         for entry in parsed.entries:
-            key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
             canonical = dedup.canonical_url(entry.url) if entry.url else None
-            if entry.guid and canonical and self._guid_reused(source_id, key, canonical, keys):
-                # The feed gives this GUID to another story too (a CMS bug): identify this one by its
-                # URL, or it would never be stored.
-                entry = dataclasses.replace(entry, guid=None)
-                key = dedup.entry_key(None, entry.url)
-            if key in keys or self.store.seen(source_id, key, canonical):
+            key = self._entry_key(source_id, entry, canonical, keys)
+            if key in keys:
                 continue
+            if self.store.seen(source_id, key, canonical):
+                fingerprint = dedup.entry_fingerprint(entry.title, entry.summary, entry.updated_at,
+                                                      entry.published_at)
+                # A stored entry is fetched again only when the feed describes it differently
+                # (title, summary, updated date): that is how an edit is noticed.
+                if not self.store.entry_changed(source_id, key, canonical, fingerprint):
+                    continue
+                event("entry_changed", source_id=source_id, url=entry.url, stage="parse")
             keys[key] = canonical
+            self._entry_keys[entry] = key
             new.append(entry)
         event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
               new=len(new))
@@ -285,11 +291,14 @@ class CrawlSession:
             self._feed_done(feed_url)
         return new
 
-    def _guid_reused(self, source_id: str, key: str, canonical: str, keys: dict[str, str | None]) -> bool:
-        if key in keys:
-            return keys[key] not in (None, canonical)
-        stored = self.store.sighting_urls(source_id, key)
-        return bool(stored) and canonical not in {dedup.canonical_url(u) for u in stored}
+    def _entry_key(self, source_id: str, entry: FeedEntry, canonical: str | None, keys: dict) -> str:
+        """GUID, then GUID+URL when the GUID already stands for another URL (in this feed or in the
+        archive), then canonical URL, then a hash of title and summary."""
+        key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
+        if key.startswith("guid:") and canonical:
+            if (key in keys and keys[key] != canonical) or self.store.entry_key_taken(source_id, key, canonical):
+                key = dedup.entry_key(entry.guid, entry.url, guid_taken=True)
+        return key
 
     def _feed_done(self, feed_url: str) -> None:
         p = self._progress.pop(feed_url)
@@ -308,7 +317,8 @@ class CrawlSession:
         article, problem = build_article(source_id=source_id, feed_url=feed_url, entry=entry, page=item["page"],
                                          page_url=item.get("page_url"), content_type=item.get("content_type"),
                                          languages=source.languages, max_text=self.max_text,
-                                         language=endpoint.language if endpoint else None)
+                                         language=endpoint.language if endpoint else None,
+                                         entry_key=self._entry_keys.pop(entry, None))
         if item["page"] is not None:
             self.stats.extract_seconds.append(time.perf_counter() - started)
         problem = item.get("error") or problem
@@ -316,14 +326,21 @@ class CrawlSession:
             self.summary.summary_only += 1
             event("summary_only", 30, source_id=source_id, url=entry.url, stage="extract", reason=problem)
         saved = save(self.store, self.matcher, article)
-        if saved.article_id is None:
+        if saved.rechecked:
+            event("entry_unchanged", source_id=source_id, url=article.url, stage="dedup")
+        elif saved.article_id is None:
             self.summary.duplicates += 1
             event("duplicate", source_id=source_id, url=article.url, stage="dedup")
         else:
-            self.summary.new_articles += 1
+            if saved.revised:
+                self.summary.revised += 1
+            else:
+                self.summary.new_articles += 1
+                self.summary.story_copies += int(saved.joined)
             self.summary.matches += len(saved.matches)
             self.summary.alerts_queued += len(saved.alerts)
-            event("article_stored", source_id=source_id, url=article.url, stage="store", id=saved.article_id,
+            event("article_revised" if saved.revised else "article_stored", source_id=source_id, url=article.url,
+                  stage="store", id=saved.article_id, story_id=saved.story_id, joined_story=saved.joined,
                   matches=len(saved.matches), alerts=len(saved.alerts))
             if article.encoding_suspect:
                 event("encoding_suspect", 30, source_id=source_id, url=article.url, stage="extract",

@@ -14,7 +14,8 @@ import hashlib
 import unicodedata
 from urllib.parse import quote, urlsplit, urlunsplit
 
-__all__ = ["canonical_url", "normalise_text", "content_hash", "entry_key", "TRACKING_PARAMS"]
+__all__ = ["canonical_url", "normalise_text", "content_hash", "entry_key", "entry_fingerprint",
+           "usable_canonical", "TRACKING_PARAMS"]
 
 # query parameters that only say where a click came from (compared case-insensitively);
 # any parameter starting with "utm_" is dropped too. ``from`` is kept: some outlets use it for content.
@@ -147,16 +148,66 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
 
 
-def entry_key(guid: str | None, url: str | None, *, title: str = "", summary: str = "") -> str:
+def entry_key(guid: str | None, url: str | None, *, title: str = "", summary: str = "",
+              guid_taken: bool = False) -> str:
     """The key that says "this feed entry was seen before".
 
     ``guid:<guid>`` when the feed gives one, else ``url:<canonical url>``, else
-    ``hash:<content_hash(title + summary)>``.
+    ``hash:<content_hash(title + summary)>``. ``guid_taken``: the feed already used this GUID for
+    another URL (feeds that repeat one GUID, or give the homepage as every item's GUID), so the key
+    is ``guid:<guid>|url:<canonical url>``.
     """
     guid = (guid or "").strip()
+    if guid and guid_taken and (url or "").strip():
+        return f"guid:{guid}|url:{canonical_url(url)}"
     if guid:
         return f"guid:{guid}"
     url = (url or "").strip()
     if url:
         return f"url:{canonical_url(url)}"
     return f"hash:{content_hash(title + chr(10) + summary)}"
+
+
+def entry_fingerprint(title: str, summary: str, updated_at: str | None = None,
+                      published_at: str | None = None) -> str:
+    """What the feed says about an entry, hashed: when it changes for a stored entry, the article
+    page is fetched again to look for an edit. Whitespace and case changes do not count."""
+    parts = [normalise_text(title or ""), normalise_text(summary or ""), updated_at or "", published_at or ""]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+# a site's root, or a language edition's root (/ru/, /kk, /oz/, /en/index.html)
+_HOME_SEGMENTS = frozenset({"", "index.html", "index.htm", "index.php", "home", "main"})
+
+
+def usable_canonical(canonical: str | None, page_url: str) -> bool:
+    """May ``<link rel=canonical>`` replace the page's URL? Only within the same site (a page cannot
+    claim another outlet's article, and a syndicated copy keeps its own URL), and never when it
+    points at a homepage (CMSs that put the front page in every page's canonical tag)."""
+    if not canonical:
+        return False
+    try:
+        a, b = urlsplit(canonical), urlsplit(page_url)
+    except ValueError:
+        return False
+    try:
+        same_site = (_site(a.hostname), a.port) == (_site(b.hostname), b.port)
+    except ValueError:  # a port that is not a number
+        return False
+    if a.scheme not in ("http", "https") or not same_site:
+        return False
+    segments = [p for p in a.path.split("/") if p]
+    if not segments or (len(segments) == 1 and segments[0].lower() in _HOME_SEGMENTS):
+        return bool(a.query)  # "/?p=123" (WordPress) is an article, "/" is not
+    if len(segments) <= 2 and len(segments[0]) in (2, 3) and segments[0].isalpha() and (
+            len(segments) == 1 or segments[1].lower() in _HOME_SEGMENTS):
+        return bool(a.query)
+    return True
+
+
+def _site(host: str | None) -> str:
+    host = (host or "").lower().rstrip(".")
+    for prefix in ("www.", "m.", "amp.", "mobile."):
+        if host.startswith(prefix):
+            return host[len(prefix):]
+    return host

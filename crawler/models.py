@@ -16,6 +16,7 @@ class FeedEntry:
     author: str | None = None
     published_at: str | None = None  # ISO 8601, UTC, seconds
     encoding_suspect: bool = False  # title/summary still look like mojibake after decoding
+    updated_at: str | None = None  # the entry's own "updated" date (Atom <updated>), when it gives one
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Article:
     content_hash: str
     encoding_suspect: bool = False  # stored flagged; never matched or alerted on
     date_note: str | None = None  # why published_at is not what the outlet wrote (e.g. clamped future date)
+    # dedup.entry_fingerprint of the feed entry: stored per sighting, tells an edited entry apart
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,8 @@ def _to_entry(entry, feed_url: str, tz=None) -> FeedEntry | None:
     if not (guid or url or title or summary):
         return None
     published = _published(entry, tz)
+    # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed (and warns)
+    updated = _iso_utc(dict.get(entry, "updated_parsed"))
     return FeedEntry(
         guid=guid,
         url=url,
@@ -266,6 +268,7 @@ def _to_entry(entry, feed_url: str, tz=None) -> FeedEntry | None:
         summary=summary,
         author=_entry_author(entry),
         published_at=published,
+        updated_at=updated if updated != published else None,
     )
 
 

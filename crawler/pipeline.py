@@ -1,16 +1,21 @@
 """From a feed entry (and its page, if it could be fetched) to a stored, matched article.
 
 ``build_article`` is pure: extraction, canonical URL, content hash. ``save`` is the one place where
-an article, its matches and its outbox rows are written, in a single transaction.
+an article, its story, its matches and its outbox rows are written, in a single transaction.
+
+Stories: a new article joins the story of a stored near-duplicate (``crawler.neardup``), else it
+starts one. A watch with ``once_per_story`` (the default) queues alerts only for the first article of
+a story it matches; later copies record their matches but queue nothing. An edited article (the
+same entry of the same outlet, with changed text) keeps its id and story, gets the new text and a
+revision count, and alerts only watches that had not matched its story before.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.message import Message
-from urllib.parse import urlsplit
 
-from . import dates, dedup, match
+from . import dates, dedup, match, neardup
 from .config import Config
 from .errors import ExtractError
 from .encoding import clean_text, looks_like_mojibake
@@ -18,17 +23,6 @@ from .extract import extract_article
 from .models import Article, FeedEntry, Match
 from .parse import MAX_TITLE
 from .store import Store, iso, utcnow
-
-
-def _same_site(a: str, b: str) -> bool:
-    """rel=canonical is trusted only within one site, so a page cannot claim another outlet's URL."""
-    def site(u):
-        host = (urlsplit(u).hostname or "").lower()
-        for prefix in ("www.", "m.", "amp."):
-            if host.startswith(prefix):
-                host = host[len(prefix):]
-        return host
-    return site(a) == site(b)
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -42,8 +36,8 @@ def charset_of(content_type: str | None) -> str | None:
 
 def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: bytes | None,
                   page_url: str | None, content_type: str | None = None, languages: tuple[str, ...] = (),
-                  fetched_at: str | None = None, max_text: int = 200_000, language: str | None = None
-                  ) -> tuple[Article, str | None]:
+                  fetched_at: str | None = None, max_text: int = 200_000, language: str | None = None,
+                  entry_key: str | None = None) -> tuple[Article, str | None]:
     """Merge the entry with what extraction finds on the page. Returns the article and, when only
     the feed summary could be kept, the reason why. Text is cut at ``max_text`` characters; every
     field is valid UTF-8 without control characters; text that still looks like mojibake is
@@ -57,7 +51,7 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
         except ExtractError as exc:
             problem = str(exc)
     canonical = url
-    if extracted and extracted.canonical_url and _same_site(extracted.canonical_url, url):
+    if extracted and dedup.usable_canonical(extracted.canonical_url, url):
         canonical = extracted.canonical_url
     text = clean_text(extracted.text if extracted else (entry.summary or entry.title or ""), max_text)
     language = language or (extracted.language if extracted else None) or \
@@ -65,7 +59,7 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
     fetched_at = fetched_at or iso(utcnow())
     published, date_note = dates.clamp_future(
         entry.published_at or (extracted.published_at if extracted else None), fetched_at)
-    entry_key = dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
+    entry_key = entry_key or dedup.entry_key(entry.guid, entry.url, title=entry.title, summary=entry.summary)
     canonical_url = dedup.canonical_url(canonical)
     if not entry.url and not page_url:
         # A linkless entry has only the feed's URL: without its own key in the fragment, every such
@@ -85,15 +79,20 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
                           one_line=True) or None,
         published_at=published, fetched_at=fetched_at, language=language, text=text,
         summary_only=extracted is None, content_hash=dedup.content_hash(text or entry.title or url),
-        encoding_suspect=bool(suspect), date_note=date_note)
+        encoding_suspect=bool(suspect), date_note=date_note,
+        fingerprint=dedup.entry_fingerprint(entry.title, entry.summary, entry.updated_at, entry.published_at))
     return article, problem
 
 
 @dataclass
 class Saved:
-    article_id: int | None  # None: already stored (same entry, URL or text)
+    article_id: int | None  # None: already stored (same entry, URL or text) and not edited
     matches: list[Match] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    story_id: int | None = None
+    joined: bool = False  # a near-duplicate that joined a story another article started
+    revised: bool = False  # an edit of a stored article (article_id is the stored one)
+    rechecked: bool = False  # a stored entry fetched again because its feed entry changed; text the same
 
 
 class Matcher:
@@ -107,6 +106,7 @@ class Matcher:
         self.channels = {w.id: w.channels for w in watches}
         self.names = {w.id: w.name for w in watches}
         self.sources = {s.id: s for s in config.sources}
+        self.once_per_story = {w.id for w in watches if w.once_per_story}
 
     def run(self, article: Article) -> list[Match]:
         source = self.sources.get(article.source_id)
@@ -114,15 +114,75 @@ class Matcher:
                               country=source.country if source else None, language=article.language,
                               source_languages=source.languages if source else ())
 
+    def alerting_channels(self, already_fired: set[str]) -> dict[str, tuple]:
+        """Channels per watch, without the once-per-story watches that fired for this story already."""
+        return {w: ch for w, ch in self.channels.items() if not (w in self.once_per_story and w in already_fired)}
+
 
 def save(store: Store, matcher: Matcher, article: Article) -> Saved:
-    """Store the article if new; match new articles only; queue their alerts in the same transaction.
-    Text flagged as mojibake is stored but not matched: garbled words would only match by accident,
-    and an alert full of "РџСЂРёРІРµС‚" is the kind that gets a tool muted."""
+    """Store the article if new (or its edit); cluster it into a story; match it; queue its alerts,
+    all in the same transaction. Text flagged as mojibake is stored and clustered but not matched:
+    garbled words would only match by accident, and an alert full of "РџСЂРёРІРµС‚" gets a tool muted."""
+    sig = neardup.signature(article.text)
     with store.transaction():
-        article_id = store.add_article(article)
-        if article_id is None or article.encoding_suspect:
-            return Saved(article_id)
-        matches = matcher.run(article)
-        alerts = store.add_matches(article_id, matches, matcher.channels, matcher.names) if matches else []
-    return Saved(article_id, matches, alerts)
+        own = store.own_entry(article.source_id, article.entry_key, article.canonical_url)
+        if own is not None:
+            return _revise(store, matcher, article, own, sig)
+        article_id = store.add_article(article, match_text=sig is not None)
+        if article_id is None:
+            return Saved(None)
+        story_id, joined = _cluster(store, article_id, article, sig)
+        return _match(store, matcher, article, article_id, story_id, joined=joined)
+
+
+def _cluster(store: Store, article_id: int, article: Article, sig: neardup.Signature | None) -> tuple[int, bool]:
+    """Join the story of the closest stored near-duplicate, or start a story."""
+    if sig is not None:
+        best, best_score = None, 0.0
+        for cand in store.near_candidates(sig.bands):
+            if cand["article_id"] == article_id or cand["story_id"] is None:
+                continue
+            other = neardup.shingles(cand["text"])
+            if neardup.same_story(sig.shingles, other):
+                score = max(neardup.similarity(sig.shingles, other))
+                if score > best_score:
+                    best, best_score = cand, score
+        store.add_bands(article_id, sig.bands)
+        if best is not None:
+            store.join_story(article_id, best["story_id"], article.fetched_at)
+            return best["story_id"], True
+    return store.new_story(article_id, article.source_id, article.fetched_at), False
+
+
+def _match(store: Store, matcher: Matcher, article: Article, article_id: int, story_id: int | None, *,
+           joined: bool = False, revised: bool = False) -> Saved:
+    if article.encoding_suspect:
+        return Saved(article_id, story_id=story_id, joined=joined, revised=revised)
+    matches = matcher.run(article)
+    alerts = []
+    if matches:
+        fired = store.story_watches(story_id, article_id) if (joined or revised) else set()
+        alerts = store.add_matches(article_id, matches, matcher.alerting_channels(fired), matcher.names)
+    return Saved(article_id, matches, alerts, story_id=story_id, joined=joined, revised=revised)
+
+
+def _revise(store: Store, matcher: Matcher, article: Article, own: dict, sig: neardup.Signature | None) -> Saved:
+    """The same entry again (its feed description changed): store an edit, if the text changed."""
+    store.set_fingerprint(own["sighting_id"], article.fingerprint)
+    unchanged = own["content_hash"] == article.content_hash
+    # an entry this outlet ran as an exact copy of another outlet's article is not that article's editor
+    not_its_own = own["source_id"] != article.source_id
+    # a page that could not be fetched this time must not replace the full text with the feed summary
+    degraded = article.summary_only and not own["summary_only"]
+    if unchanged or not_its_own or degraded:
+        return Saved(None, rechecked=True)
+    article_id, story_id = own["article_id"], own["story_id"]
+    old = neardup.signature(own["text"])
+    if old is not None:
+        store.drop_bands(article_id, old.bands)
+    store.revise_article(article_id, article)
+    if story_id is None:  # stored before stories existed
+        story_id, _ = _cluster(store, article_id, article, sig)
+    elif sig is not None:
+        store.add_bands(article_id, sig.bands)
+    return _match(store, matcher, article, article_id, story_id, revised=True)

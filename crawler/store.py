@@ -148,6 +148,36 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE feeds ADD COLUMN last_entries INTEGER",
         "ALTER TABLE articles ADD COLUMN date_note TEXT",
     ],
+    [
+        # Stories: near-duplicate clusters across outlets. A story keeps its first-seen article and
+        # outlet; size counts every copy (sighting) of every article in it.
+        """CREATE TABLE stories (
+            id INTEGER PRIMARY KEY, first_article_id INTEGER NOT NULL REFERENCES articles(id),
+            first_source_id TEXT NOT NULL, first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
+            size INTEGER NOT NULL DEFAULT 1)""",
+        "CREATE INDEX stories_last_seen ON stories(last_seen_at)",
+        "ALTER TABLE articles ADD COLUMN story_id INTEGER REFERENCES stories(id)",
+        "CREATE INDEX articles_story ON articles(story_id)",
+        # Edits: the same entry with changed text updates the article and counts a revision.
+        "ALTER TABLE articles ADD COLUMN revisions INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE articles ADD COLUMN revised_at TEXT",
+        # What the feed said about the entry (title, summary, dates) when it was stored: a change
+        # is how an edit is noticed without fetching every known page again.
+        "ALTER TABLE sightings ADD COLUMN fingerprint TEXT",
+        "CREATE INDEX sightings_source_canonical ON sightings(source_id, canonical_url)",
+        # MinHash LSH band keys (crawler/neardup.py): finding near-duplicate candidates is an index
+        # lookup on (band_no, band_hash), whatever the size of the archive.
+        """CREATE TABLE story_bands (
+            band_no INTEGER NOT NULL, band_hash INTEGER NOT NULL, article_id INTEGER NOT NULL,
+            PRIMARY KEY (band_no, band_hash, article_id)) WITHOUT ROWID""",
+        # Re-index the search text only when title or text change, not when an article gets its
+        # story id (every article, right after it is stored).
+        "DROP TRIGGER IF EXISTS articles_au",
+        """CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+            INSERT INTO articles_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+        END""",
+    ],
 ]
 
 
@@ -304,23 +334,25 @@ class Store:
                                   [canonical_url]).fetchone()
         return row is not None
 
-    def add_article(self, article: Article) -> int | None:
+    def add_article(self, article: Article, *, match_text: bool = True) -> int | None:
         """Store ``article`` unless it is already stored; return the new id, or None.
 
         Already stored means: the same entry of the same source, the same canonical URL, or the
         same normalised text (an exact copy under another URL or on another outlet). A copy adds a
-        sighting to the article it copies, so every URL and outlet that ran it is kept."""
+        sighting to the article it copies, so every URL and outlet that ran it is kept.
+        ``match_text=False`` (a text too short to tell stories apart) skips the text comparison."""
         if self.seen(article.source_id, article.entry_key):
             return None
         row = self.db.execute("SELECT article_id FROM sightings WHERE canonical_url = ? LIMIT 1",
                               [article.canonical_url]).fetchone()
-        if row is None:
+        if row is None and match_text:
             row = self.db.execute("SELECT id FROM articles WHERE content_hash = ? LIMIT 1",
                                   [article.content_hash]).fetchone()
         if row is not None:
             self._sight(row[0], article)
             return None
         record = asdict(article)
+        record.pop("fingerprint", None)  # kept per sighting, not per article
         record["summary_only"] = int(article.summary_only)
         cur = self.db.execute(
             f"INSERT INTO articles ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
@@ -330,11 +362,16 @@ class Store:
         return article_id
 
     def _sight(self, article_id: int, article: Article) -> None:
-        self.db.execute(
-            """INSERT OR IGNORE INTO sightings (article_id, source_id, entry_key, url, canonical_url, seen_at)
-               VALUES (?, ?, ?, ?, ?, ?)""",
+        cur = self.db.execute(
+            """INSERT OR IGNORE INTO sightings (article_id, source_id, entry_key, url, canonical_url, seen_at,
+               fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)""",
             [article_id, article.source_id, article.entry_key, article.url, article.canonical_url,
-             article.fetched_at])
+             article.fetched_at, getattr(article, "fingerprint", None)])
+        if cur.rowcount:
+            # an exact copy is one more copy of the story its article belongs to
+            self.db.execute(
+                """UPDATE stories SET size = size + 1, last_seen_at = max(last_seen_at, ?)
+                   WHERE id = (SELECT story_id FROM articles WHERE id = ?)""", [article.fetched_at, article_id])
 
     def add_matches(self, article_id: int, matches: Iterable[Match], channels_by_watch: dict[str, tuple],
                     watch_names: dict[str, str], now: datetime | None = None) -> list[str]:
@@ -364,7 +401,7 @@ class Store:
         return rows[0] if rows else None
 
     def count(self, table: str) -> int:
-        if table not in ("articles", "sightings", "matches", "outbox", "sources", "feeds"):
+        if table not in ("articles", "sightings", "matches", "outbox", "sources", "feeds", "stories", "story_bands"):
             raise StoreError(f"unknown table {table!r}")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
@@ -689,3 +726,172 @@ class Store:
             out.setdefault(row["source_id"], {"endpoints": 0, "last_success": None, "failing": 0, "errors": 0,
                                               "last_error": None})["articles_24h"] = row["n"]
         return out
+
+    # ------------------------------------------------------------------ stories, near-duplicates and edits
+    # (issue 5) Band keys come from crawler/neardup.py; the pipeline decides, these methods only
+    # read and write.
+    def own_entry(self, source_id: str, entry_key: str, canonical_url: str) -> dict | None:
+        """The sighting through which this source stored this entry before (same entry key, else the
+        same canonical URL on this source), with the article it led to; None for a new entry."""
+        sql = """SELECT si.id AS sighting_id, si.fingerprint, si.url AS sighting_url, a.id AS article_id,
+                        a.source_id, a.canonical_url, a.text, a.content_hash, a.summary_only, a.story_id
+                 FROM sightings si JOIN articles a ON a.id = si.article_id
+                 WHERE si.source_id = ? AND {} ORDER BY si.id LIMIT 1"""
+        rows = list(self.db.query(sql.format("si.entry_key = ?"), [source_id, entry_key]))
+        if not rows:
+            rows = list(self.db.query(sql.format("si.canonical_url = ?"), [source_id, canonical_url]))
+        return rows[0] if rows else None
+
+    def entry_changed(self, source_id: str, entry_key: str, canonical_url: str | None, fingerprint: str) -> bool:
+        """Does the feed describe a stored entry of this source differently than when it was stored?
+        A sighting from before fingerprints were kept gets this one and counts as unchanged."""
+        row = self.db.execute(
+            "SELECT id, fingerprint FROM sightings WHERE source_id = ? AND entry_key = ? ORDER BY id LIMIT 1",
+            [source_id, entry_key]).fetchone()
+        if row is None and canonical_url:
+            row = self.db.execute(
+                "SELECT id, fingerprint FROM sightings WHERE source_id = ? AND canonical_url = ? ORDER BY id LIMIT 1",
+                [source_id, canonical_url]).fetchone()
+        if row is None:
+            return False
+        if row[1] is None:
+            self.db.execute("UPDATE sightings SET fingerprint = ? WHERE id = ?", [fingerprint, row[0]])
+            return False
+        return row[1] != fingerprint
+
+    def entry_key_taken(self, source_id: str, entry_key: str, canonical_url: str) -> bool:
+        """Is ``entry_key`` (a GUID) already used by this source for another URL? Feeds that repeat
+        one GUID for every item, or for the homepage, must not hide their other entries."""
+        row = self.db.execute(
+            "SELECT 1 FROM sightings WHERE source_id = ? AND entry_key = ? AND canonical_url != ? LIMIT 1",
+            [source_id, entry_key, canonical_url]).fetchone()
+        return row is not None
+
+    def set_fingerprint(self, sighting_id: int, fingerprint: str | None) -> None:
+        self.db.execute("UPDATE sightings SET fingerprint = ? WHERE id = ?", [fingerprint, sighting_id])
+
+    def revise_article(self, article_id: int, article: Article, now: datetime | None = None) -> None:
+        """The article's own page changed: keep the new text (search index follows) and count it."""
+        self.db.execute(
+            """UPDATE articles SET title = ?, author = coalesce(?, author), text = ?, content_hash = ?,
+               language = coalesce(?, language), summary_only = ?, revisions = revisions + 1, revised_at = ?
+               WHERE id = ?""",
+            [article.title, article.author, article.text, article.content_hash, article.language,
+             int(article.summary_only), iso(now or utcnow()), article_id])
+
+    def near_candidates(self, bands: Iterable[tuple[int, int]], limit: int = 20) -> list[dict]:
+        """Stored articles sharing at least one LSH band key with ``bands``, most shared first.
+        One primary-key probe per band: the cost does not grow with the archive."""
+        bands = list(bands)
+        if not bands:
+            return []
+        values = ", ".join("(?, ?)" for _ in bands)
+        ids = self.db.execute(
+            f"""WITH q(band_no, band_hash) AS (VALUES {values})
+                SELECT b.article_id, count(*) AS shared FROM q
+                JOIN story_bands b ON b.band_no = q.band_no AND b.band_hash = q.band_hash
+                GROUP BY b.article_id ORDER BY shared DESC, b.article_id LIMIT ?""",
+            [v for band in bands for v in band] + [limit]).fetchall()
+        out = []
+        for article_id, shared in ids:
+            row = self.db.execute("SELECT story_id, text FROM articles WHERE id = ?", [article_id]).fetchone()
+            if row is not None:
+                out.append({"article_id": article_id, "story_id": row[0], "text": row[1] or "", "shared": shared})
+        return out
+
+    def add_bands(self, article_id: int, bands: Iterable[tuple[int, int]]) -> None:
+        self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band_no, band_hash, article_id) VALUES (?, ?, ?)",
+                            [(b, h, article_id) for b, h in bands])
+
+    def drop_bands(self, article_id: int, bands: Iterable[tuple[int, int]]) -> None:
+        self.db.conn.executemany("DELETE FROM story_bands WHERE band_no = ? AND band_hash = ? AND article_id = ?",
+                            [(b, h, article_id) for b, h in bands])
+
+    def bulk_add_bands(self, rows: Iterable[tuple[int, int, int]]) -> None:
+        """(band_no, band_hash, article_id) rows in one statement stream (benchmarks, re-indexing)."""
+        self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band_no, band_hash, article_id) VALUES (?, ?, ?)",
+                            rows)
+
+    def new_story(self, article_id: int, source_id: str, seen_at: str) -> int:
+        cur = self.db.execute(
+            """INSERT INTO stories (first_article_id, first_source_id, first_seen_at, last_seen_at, size)
+               VALUES (?, ?, ?, ?, 1)""", [article_id, source_id, seen_at, seen_at])
+        story_id = cur.lastrowid
+        self.db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+        return story_id
+
+    def join_story(self, article_id: int, story_id: int, seen_at: str) -> None:
+        self.db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+        self.db.execute("UPDATE stories SET size = size + 1, last_seen_at = max(last_seen_at, ?) WHERE id = ?",
+                        [seen_at, story_id])
+
+    def story_watches(self, story_id: int | None, article_id: int) -> set[str]:
+        """Watches that matched an article of this story already (or this article, when it has none)."""
+        if story_id is None:
+            rows = self.db.execute("SELECT DISTINCT watch_id FROM matches WHERE article_id = ?", [article_id])
+        else:
+            rows = self.db.execute(
+                """SELECT DISTINCT m.watch_id FROM matches m JOIN articles a ON a.id = m.article_id
+                   WHERE a.story_id = ?""", [story_id])
+        return {r[0] for r in rows}
+
+    def stories(self, since: datetime, *, watch_id: str | None = None, min_size: int = 1,
+                limit: int = 50) -> list[dict]:
+        """Stories with a copy seen since ``since``, newest first, each with its copies in the order
+        they were seen (the first one first)."""
+        where, params = ["s.last_seen_at >= ?", "s.size >= ?"], [iso(since), min_size]
+        if watch_id:
+            where.append("""EXISTS (SELECT 1 FROM matches m JOIN articles ma ON ma.id = m.article_id
+                                    WHERE ma.story_id = s.id AND m.watch_id = ?)""")
+            params.append(watch_id)
+        rows = list(self.db.query(
+            f"""SELECT s.id, s.first_seen_at, s.last_seen_at, s.size, s.first_source_id, s.first_article_id,
+                       a.title, a.url, a.published_at
+                FROM stories s JOIN articles a ON a.id = s.first_article_id
+                WHERE {' AND '.join(where)} ORDER BY s.first_seen_at DESC, s.id DESC LIMIT ?""",
+            params + [limit]))
+        for story in rows:
+            story["copies"] = list(self.db.query(
+                """SELECT si.source_id, coalesce(src.name, si.source_id) AS source_name, si.url, si.seen_at,
+                          si.article_id, a.title, a.published_at, a.revisions
+                   FROM sightings si JOIN articles a ON a.id = si.article_id
+                   LEFT JOIN sources src ON src.id = si.source_id
+                   WHERE a.story_id = ? ORDER BY si.seen_at, si.id""", [story["id"]]))
+            story["outlets"] = list(dict.fromkeys(c["source_id"] for c in story["copies"]))
+        return rows
+
+    def bulk_load_archive(self, articles: Iterable[Article], bands: Iterable[tuple[int, int, int]] = ()) -> int:
+        """Fast path for benchmarks and imports: append articles, one story each (story id = article id)
+        and (band_no, band_hash, article_id) rows, without the per-article duplicate checks. Returns the
+        number of articles loaded. Meant for an archive whose ids start after the last stored one."""
+        start = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM articles").fetchone()[0]
+        if self.db.execute("SELECT 1 FROM stories WHERE id >= ? LIMIT 1", [start]).fetchone():
+            raise StoreError("bulk load needs story ids free after the last article id")
+        n = 0
+
+        def rows():
+            nonlocal n
+            for n, a in enumerate(articles, start=1):
+                yield (start + n - 1, a.source_id, a.feed_url, a.url, a.canonical_url, a.guid, a.entry_key,
+                       a.title, a.author, a.published_at, a.fetched_at, a.language, a.text, int(a.summary_only),
+                       a.content_hash, start + n - 1)
+
+        cache = self.db.execute("PRAGMA cache_size").fetchone()[0]
+        self.db.execute("PRAGMA cache_size = -262144")  # 256 MB while loading
+        try:
+            with self.db.atomic():
+                # articles point at their stories and stories at their articles: check both at commit
+                self.db.execute("PRAGMA defer_foreign_keys = ON")
+                self.db.conn.executemany(
+                    """INSERT INTO articles (id, source_id, feed_url, url, canonical_url, guid, entry_key, title,
+                       author, published_at, fetched_at, language, text, summary_only, content_hash, story_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows())
+                self.db.execute(
+                    """INSERT INTO stories (id, first_article_id, first_source_id, first_seen_at, last_seen_at, size)
+                       SELECT id, id, source_id, fetched_at, fetched_at, 1 FROM articles WHERE id >= ?""", [start])
+                self.bulk_add_bands(bands)
+            # move the bulk write out of the WAL now rather than in the next small transaction's commit
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self.db.execute(f"PRAGMA cache_size = {int(cache)}")
+        return n

@@ -215,3 +215,16 @@ def test_shipped_catalogue_covers_the_region_with_editions_and_confidence_marks(
     for line in text.splitlines():
         if line.strip().startswith(("- http", "- url: http")):
             assert re.search(r"#\s+[HMLG]\b", line), line
+
+
+def test_watches_alert_once_per_story_unless_told_otherwise(tmp_path):
+    cfg = config.load(good(tmp_path, watches=[
+        {"id": "mig", "name": "Migrants", "keywords": ["migrant workers"]},
+        {"id": "every", "name": "Every copy", "keywords": ["Strogino"], "once_per_story": False}]))
+    assert [w.once_per_story for w in cfg.watches] == [True, False]
+
+
+def test_once_per_story_must_be_true_or_false(tmp_path):
+    message = error_of(good(tmp_path, watches=[{"id": "mig", "name": "Migrants", "keywords": ["x"],
+                                                "once_per_story": "sometimes"}]))
+    assert "watches.yaml" in message and "watches[0].once_per_story" in message and "true or false" in message

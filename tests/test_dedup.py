@@ -132,3 +132,53 @@ def test_corpus_russian_articles_hash_uniquely_and_stably():
     retyped = sample.replace("е", "ё").replace(" ", "  ").upper()
     assert content_hash(retyped) == content_hash(sample)
     assert all(canonical_url(r["url"]).startswith(("http://", "https://")) for r in rows if r.get("url"))
+
+
+# --- rel=canonical, GUID collisions, edit fingerprints ------------------------------------------------
+
+from crawler.dedup import entry_fingerprint, usable_canonical  # noqa: E402
+
+PAGE = "https://www.example.kz/ru/news/2025/06/18/migranty-1201"
+
+
+@pytest.mark.parametrize(
+    "canonical, usable",
+    [
+        ("https://example.kz/ru/news/2025/06/18/migranty-1201", True),
+        ("https://m.example.kz/ru/news/2025/06/18/migranty-1201", True),
+        ("http://www.example.kz/ru/news/2025/06/18/migranty-1201", True),
+        ("https://www.example.kz/?p=1201", True),
+        ("https://www.example.kz/", False),
+        ("https://www.example.kz", False),
+        ("https://www.example.kz/ru/", False),
+        ("https://www.example.kz/kk", False),
+        ("https://www.example.kz/en/index.html", False),
+        ("https://www.example.kz/index.php", False),
+        ("https://kazinform.example/ru/news/migranty-1201", False),
+        ("https://www.example.kz:8443/ru/news/2025/06/18/migranty-1201", False),
+        ("javascript:alert(1)", False),
+        ("", False),
+        (None, False),
+    ],
+    ids=["bare-host", "mobile-host", "http", "wordpress-query", "homepage", "homepage-no-slash", "language-root",
+         "language-root-no-slash", "language-index", "index-php", "other-outlet", "other-port", "javascript",
+         "empty", "none"],
+)
+def test_canonical_link_is_used_only_within_the_site_and_never_for_a_homepage(canonical, usable):
+    assert usable_canonical(canonical, PAGE) is usable
+
+
+def test_guid_already_used_for_another_url_gets_the_url_in_its_key():
+    assert entry_key("https://24.example.kg/", "https://24.example.kg/news/1?utm_source=rss", guid_taken=True) == (
+        "guid:https://24.example.kg/|url:https://24.example.kg/news/1")
+    assert entry_key("g-1", None, title="T", guid_taken=True) == "guid:g-1"  # no URL to tell them apart
+
+
+def test_fingerprint_changes_with_the_feed_description_but_not_with_spacing_or_case():
+    base = entry_fingerprint("Мигранты вернулись", "Трудовые мигранты вернулись домой.", None, "2025-06-18T05:42:00Z")
+    assert base == entry_fingerprint("мигранты  вернулись", "трудовые мигранты вернулись домой", None,
+                                     "2025-06-18T05:42:00Z")
+    assert base != entry_fingerprint("Мигранты вернулись", "Трудовые мигранты вернулись домой. Обновлено.", None,
+                                     "2025-06-18T05:42:00Z")
+    assert base != entry_fingerprint("Мигранты вернулись", "Трудовые мигранты вернулись домой.",
+                                     "2025-06-19T08:00:00Z", "2025-06-18T05:42:00Z")
