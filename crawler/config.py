@@ -157,7 +157,8 @@ SETTINGS_KEYS = [
         _number(1, 100_000, integer=True)),
     Key("network.allow", (), "Hosts, IPs or CIDRs that may be fetched although they are not public "
         "(local feeds, tests). Everything else private is refused.", _str_list),
-    Key("alerts.max_attempts", 8, "Sends tried per alert before it is marked failed.",
+    Key("alerts.max_attempts", 50, "Sends tried per alert before it is dead-lettered (failed); by default "
+        "max_age decides first.",
         _number(1, 100, integer=True)),
     Key("alerts.retry_base", 60.0, "First retry delay in seconds; doubles per attempt.", _number(1, 86400)),
     Key("alerts.retry_max_delay", 3600.0, "Longest wait between two attempts (duration); also caps a "

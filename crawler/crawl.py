@@ -19,6 +19,7 @@ from .models import FeedEntry
 from .parse import parse_feed
 from .pipeline import Matcher, build_article, save
 from .store import Store
+from .storm import is_storm
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class CrawlSession:
         self.max_items = limits["max_items_per_feed"]
         self.summary = Summary(sources_polled=len(self.sources))
         self._progress: dict[str, _FeedProgress] = {}
+        self._storms: set[str] = set()  # feeds whose new items' alerts are held for one digest
 
     def plan(self) -> list[FeedPlan]:
         out = []
@@ -129,12 +131,27 @@ class CrawlSession:
             new.append(entry)
         event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
               new=len(new))
+        self._storm_check(feed_url, source_id, len(new))
         # Validators are saved only once every new entry is stored, so a cycle cut short re-reads
         # the feed next time instead of skipping entries it never got to.
         self._progress[feed_url] = _FeedProgress(source_id, len(new), status, etag, last_modified, body_hash)
         if not new:
             self._feed_done(feed_url)
         return new
+
+    def _storm_check(self, feed_url: str, source_id: str, new: int) -> None:
+        usual, polls = self.store.new_items_usual(feed_url)
+        guard = self.config.settings.storm
+        if not is_storm(new, usual, polls, min_items=guard.get("min_items", 20), factor=guard.get("factor", 5.0)):
+            self.store.record_new_items(feed_url, new)
+            return
+        # Not folded into the usual: one storm must not make the next one look ordinary.
+        self._storms.add(feed_url)
+        usual_text = "none yet (first poll)" if usual is None else f"{usual:.1f}"
+        event("storm", 30, source_id=source_id, url=feed_url, stage="parse", new=new, usual=usual_text)
+        self.store.add_notice("storm", f"{feed_url}: {new} new items in one poll (usual per poll: {usual_text}). "
+                              "All are stored; their alerts are held and sent as one digest per channel.",
+                              source_id=source_id)
 
     def _feed_done(self, feed_url: str) -> None:
         p = self._progress.pop(feed_url)
@@ -154,7 +171,7 @@ class CrawlSession:
         if problem:
             self.summary.summary_only += 1
             event("summary_only", 30, source_id=source_id, url=entry.url, stage="extract", reason=problem)
-        saved = save(self.store, self.matcher, article)
+        saved = save(self.store, self.matcher, article, hold="storm" if feed_url in self._storms else None)
         if saved.article_id is None:
             self.summary.duplicates += 1
             event("duplicate", source_id=source_id, url=article.url, stage="dedup")

@@ -81,6 +81,10 @@ class Matcher:
         self.watches = [(w, match.compile_watch(w.id, w.keywords)) for w in config.watches]
         self.channels = {w.id: w.channels for w in config.watches}
         self.names = {w.id: w.name for w in config.watches}
+        channels = config.settings.channels
+        # A digest asked for by the watch wins over the channel's.
+        self.digests = {(w.id, ch): w.digest or getattr(channels.get(ch), "digest", None)
+                        for w in config.watches for ch in w.channels}
 
     def run(self, article: Article) -> list[Match]:
         found = []
@@ -89,12 +93,14 @@ class Matcher:
         return found
 
 
-def save(store: Store, matcher: Matcher, article: Article) -> Saved:
-    """Store the article if new; match new articles only; queue their alerts in the same transaction."""
+def save(store: Store, matcher: Matcher, article: Article, *, hold: str | None = None) -> Saved:
+    """Store the article if new; match new articles only; queue their alerts in the same transaction.
+    ``hold="storm"``: the alerts are held for the storm digest instead of sent one by one."""
     with store.transaction():
         article_id = store.add_article(article)
         if article_id is None:
             return Saved(None)
         matches = matcher.run(article)
-        alerts = store.add_matches(article_id, matches, matcher.channels, matcher.names) if matches else []
+        alerts = store.add_matches(article_id, matches, matcher.channels, matcher.names,
+                                   digests=matcher.digests, hold=hold) if matches else []
     return Saved(article_id, matches, alerts)
