@@ -450,3 +450,76 @@ def test_alerts_list_retry_and_test_commands(tmp_path, hooks):
     wrong = cli(cfg.directory, "alerts", "retry", ids[0], check=False)
     assert wrong.returncode == 2 and "not a failed or pending alert" in wrong.stderr
     assert cli(cfg.directory, "alerts", "test", "nope", check=False).returncode == 2
+
+
+# ============================================================================= end to end: storm guard
+
+STORM_TITLES = [
+    "Трудовые мигранты из Оша застряли на границе", "Migrant workers face new registration rules in Russia",
+    "Мигранты из Таджикистана жалуются на задержки зарплаты", "Uzbek migrant workers return from Kazakhstan",
+    "Kyrgyz migrant workers detained in Moscow raid", "Мигранты из Узбекистана получат новые патенты",
+]
+
+
+def write_feed(directory, items: list[tuple[str, str]]) -> None:
+    """An RSS 2.0 feed of (guid, title) items, newest first; links point at pages that do not
+    exist, so the summary is stored (summary_only) - enough for matching."""
+    from xml.sax.saxutils import escape
+    body = "".join(
+        f"<item><title>{escape(title, {chr(13): '&#13;'})}</title><link>{{base_url}}/news/{guid}.html</link>"
+        f"<guid isPermaLink=\"false\">{guid}</guid><pubDate>Mon, 02 Mar 2026 08:00:00 GMT</pubDate>"
+        f"<description>{escape(title)}. Подробности позже.</description></item>"
+        for guid, title in items)
+    tmp = directory / "feed.xml.tmpl.tmp"
+    tmp.write_text('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Steppe Wire</title>'
+                   f"<link>{{base_url}}/</link><description>news</description>{body}</channel></rss>",
+                   encoding="utf-8")
+    tmp.replace(directory / "feed.xml.tmpl")
+
+
+def test_storm_stores_everything_holds_alerts_and_sends_one_digest(tmp_path, hooks):
+    from crawler.demo.servers import OutletServer
+
+    site = tmp_path / "site"
+    site.mkdir()
+    write_feed(site, [(f"steppe-{i}", STORM_TITLES[i]) for i in range(3)])
+    url = hooks.route("/desk", {"status": 200})
+    ops = hooks.route("/ops", {"status": 200})
+    with OutletServer(site) as outlet:
+        cfg = write_config(tmp_path / "config", channels={"desk-hook": hook_channel(url), "ops-hook": hook_channel(ops)},
+                           operator={"channels": ["ops-hook"]}, storm={"min_items": 10, "factor": 4},
+                           sources=[{"id": "steppe", "name": "Steppe Wire", "feeds": [outlet.url("/feed.xml")]}],
+                           watches=[{"id": "migrants", "name": "Migrant workers",
+                                     "keywords": ["migrant workers", "мигранты"], "channels": ["desk-hook"]}])
+        first = json.loads(cli(cfg, "crawl", "--once", "--json").stdout)
+        assert first["new_articles"] == 3 and first["alerts_sent"] == 3
+        # The outlet re-publishes its archive with new GUIDs: 40 "new" items at once.
+        write_feed(site, [(f"steppe-v2-{i}", f"{STORM_TITLES[i % 6]} ({i})") for i in range(40)])
+        second = json.loads(cli(cfg, "crawl", "--once", "--json").stdout)
+    assert second["new_articles"] == 40 and second["alerts_queued"] == 40
+    desk = [json.loads(r.body) for r in hooks.requests if r.path == "/desk"]
+    assert [d["type"] for d in desk] == ["article.matched"] * 3 + ["digest"]
+    assert desk[-1]["kind"] == "storm" and len(desk[-1]["alerts"]) == 40
+    told = [n for msg in notices_received(hooks) for n in msg["notices"]]
+    assert [n["kind"] for n in told] == ["storm"]
+    assert "40 new items" in told[0]["message"] and told[0]["source_id"] == "steppe"
+    assert Store(cfg / "newswatch.db").count("articles") == 43
+
+
+def test_crawled_title_with_crlf_bcc_and_u2028_reaches_the_mailbox_as_one_subject(tmp_path):
+    from crawler.demo.servers import Mailbox, OutletServer
+
+    site = tmp_path / "site"
+    site.mkdir()
+    write_feed(site, [("steppe-1", "Migrant workers\r\nBcc: leak@evil.example\u2028To: all@evil.example")])
+    with OutletServer(site) as outlet, Mailbox() as box:
+        cfg = write_config(tmp_path / "config", channels={"desk-mail": mail_channel(box.port)},
+                           sources=[{"id": "steppe", "name": "Steppe Wire", "feeds": [outlet.url("/feed.xml")]}],
+                           watches=[{"id": "migrants", "name": "Migrant workers", "keywords": ["migrant workers"],
+                                     "channels": ["desk-mail"]}])
+        assert json.loads(cli(cfg, "crawl", "--once", "--json").stdout)["alerts_sent"] == 1
+    [envelope] = box.envelopes
+    assert envelope.rcpt_tos == ["desk@desk.kg"]
+    [msg] = box.messages
+    assert msg["Bcc"] is None and msg.get_all("To") == ["desk@desk.kg"]
+    assert "leak@evil.example" in msg["Subject"] and "\n" not in msg["Subject"]
