@@ -33,7 +33,8 @@ GRACE_SECONDS = 5
 def _die_with_parent() -> None:
     """In the crawl child, before exec: be killed when the daemon dies, however it dies. A
     SIGKILLed daemon would otherwise leave its child crawling while the restarted daemon starts
-    another one on the same feeds."""
+    another one on the same feeds. (Linux ties this to the thread that started the child: the
+    scheduler's worker threads live as long as the daemon.)"""
     if sys.platform.startswith("linux"):
         import ctypes
 
