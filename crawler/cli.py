@@ -598,5 +598,91 @@ def format_stories(found: list[dict]) -> str:
     return "\n".join(lines).rstrip()
 
 
+@main.group("alerts")
+def alerts_group():
+    """Look at the outbox, resend failed alerts, test a channel.
+
+    \b
+    Example:
+        newswatch alerts list --failed
+    """
+
+
+@alerts_group.command("list")
+@click.option("--pending", "which", flag_value="pending", help="Only alerts waiting to be sent (or held for a digest).")
+@click.option("--failed", "which", flag_value="failed", help="Only dead letters (given up; see 'alerts retry').")
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.pass_context
+def alerts_list(ctx, which, limit, as_json):
+    """List alerts and digests with their state, attempts and last error.
+
+    \b
+    Example:
+        newswatch alerts list --pending
+    """
+    from .alerts.admin import format_alerts, list_alerts
+    from .store import Store
+
+    store = Store(_load(ctx).database_path)
+    rows = list_alerts(store, which, limit)
+    store.close()
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2) if as_json else format_alerts(rows))
+
+
+@alerts_group.command("retry")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--all-failed", is_flag=True, help="Every failed alert and digest.")
+@click.option("--no-dispatch", is_flag=True, help="Queue them only; the daemon sends them on its next tick.")
+@click.pass_context
+def alerts_retry(ctx, ids, all_failed, no_dispatch):
+    """Queue failed alerts again (same ids, fresh max age) and send them now.
+
+    \b
+    Example:
+        newswatch alerts retry --all-failed
+    """
+    from .alerts.admin import retry_alerts
+    from .store import Store
+
+    if not ids and not all_failed:
+        raise click.UsageError("give alert ids or --all-failed")
+    cfg = _load(ctx)
+    store = Store(cfg.database_path)
+    try:
+        queued, result = retry_alerts(cfg, store, ids, all_failed=all_failed, dispatch=not no_dispatch)
+    except LookupError as exc:
+        raise click.BadParameter(str(exc), param_hint="ID") from None
+    finally:
+        store.close()
+    click.echo(f"queued {len(queued)}" + (f": sent {result.sent}, retrying {result.retrying}, "
+                                          f"failed {result.failed}" if result else ""))
+
+
+@alerts_group.command("test")
+@click.argument("channel")
+@click.pass_context
+def alerts_test(ctx, channel):
+    """Send a sample alert through CHANNEL now; exit 1 with the reason if it is not accepted.
+
+    \b
+    Example:
+        newswatch alerts test desk-mail
+    """
+    from .alerts.admin import try_channel
+    from .errors import AlertError
+    from .store import Store
+
+    cfg = _load(ctx)
+    store = Store(cfg.database_path)
+    try:
+        click.echo(try_channel(cfg, store, channel))
+    except AlertError as exc:
+        click.echo(f"failed: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -108,6 +108,12 @@ def _choice(*options):
     return check
 
 
+def _digest(v):
+    if v is None:
+        return None
+    return _choice("hourly", "daily")(v)
+
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -203,7 +209,8 @@ SETTINGS_KEYS = [
     Key("health.down_after", 3, "Failed polls in a row of one feed after which the operator gets one "
         "\"source down\" notice (and one \"recovered\" when all its feeds answer again).",
         _number(1, 1000, integer=True)),
-    Key("alerts.max_attempts", 8, "Sends tried per alert before it is marked failed.",
+    Key("alerts.max_attempts", 50, "Sends tried per alert before it is dead-lettered (failed); by default "
+        "max_age decides first.",
         _number(1, 100, integer=True)),
     Key("alerts.retry_base", 60.0, "First retry delay in seconds; doubles per attempt.", _number(1, 86400)),
     Key("http.enabled", True, "Serve /healthz and /metrics from the daemon.", _bool),
@@ -212,6 +219,17 @@ SETTINGS_KEYS = [
     Key("http.port", 9120, "Port of the daemon's HTTP server; 0 turns it off.", _number(0, 65535, integer=True)),
     Key("http.stall_ticks", 3, "/healthz fails when no tick has run for this many ticks (a running crawl cycle "
         "counts as alive up to limits.cycle_timeout).", _number(2, 1000, integer=True)),
+    Key("alerts.retry_max_delay", 3600.0, "Longest wait between two attempts (duration); also caps a "
+        "receiver's Retry-After.", _duration),
+    Key("alerts.max_age", 86400.0, "An alert still not delivered this long after it was queued is "
+        "dead-lettered (failed) and the operator is told (duration).", _duration),
+    Key("operator.channels", (), "Channels that get Newswatch's own notices: dead letters, a channel "
+        "disabled, a storm held, a source down or recovered.", _str_list),
+    Key("storm.min_items", 20, "A feed poll with at least this many new items may be a storm (a feed "
+        "re-published with new GUIDs): its items are stored, their alerts held and sent as one digest.",
+        _number(2, 100_000, integer=True)),
+    Key("storm.factor", 5.0, "A storm also needs this many times the feed's usual new items per poll "
+        "(a feed's first poll has no usual: min_items alone decides).", _number(1, 1000)),
 ]
 
 SOURCE_KEYS = [
@@ -295,10 +313,14 @@ WATCH_KEYS = [
     Key("once_per_story", True, "Alert once per story: later copies of a story (the same article on other "
         "outlets or URLs, near-duplicates, edits) are recorded and listed by `newswatch stories` but send "
         "no alert. false: alert on every copy that is stored as its own article.", _bool),
+    Key("digest", None, "hourly or daily: this watch's alerts are collected and sent as one message per "
+        "period (UTC) instead of one per story.", _digest),
 ]
 
+CHANNEL_TYPES = ("email", "webhook", "apprise")
+
 EMAIL_KEYS = [
-    Key("type", None, "email", _choice("email", "webhook"), required=True),
+    Key("type", None, "email", _choice(*CHANNEL_TYPES), required=True),
     Key("host", None, "SMTP server.", _str, required=True),
     Key("port", 587, "SMTP port (587 STARTTLS, 465 TLS, 25 plain).", _number(1, 65535, integer=True)),
     Key("tls", "starttls", "none, starttls or ssl; certificates are checked.", _choice("none", "starttls", "ssl")),
@@ -307,13 +329,31 @@ EMAIL_KEYS = [
     Key("from", None, "Sender address.", _str, required=True),
     Key("to", None, "Recipient addresses.", _str_list, required=True),
     Key("timeout", 10.0, "Seconds for the SMTP conversation.", _number(0.1, 300)),
+    Key("ca_file", None, "PEM file of the certificate authority to trust instead of the system's "
+        "(a server with a private CA); certificates are still checked.", _opt_str),
+    Key("digest", None, "hourly or daily: every alert for this channel goes out in one message per period.",
+        _digest),
 ]
 
 WEBHOOK_KEYS = [
-    Key("type", None, "webhook", _choice("email", "webhook"), required=True),
+    Key("type", None, "webhook", _choice(*CHANNEL_TYPES), required=True),
     Key("url", None, "Receiver URL (http or https; obeys network.allow).", _http_url, required=True),
     Key("secret_env", None, "Name of the environment variable holding the signing secret.", _opt_str),
+    Key("previous_secret_env", None, "During a secret rotation: the variable holding the old secret. "
+        "Calls then carry two signatures, so the receiver may switch at its own pace.", _opt_str),
     Key("timeout", 10.0, "Seconds to wait for the receiver.", _number(0.1, 300)),
+    Key("digest", None, "hourly or daily: every alert for this channel goes out in one call per period.",
+        _digest),
+]
+
+APPRISE_KEYS = [
+    Key("type", None, "apprise", _choice(*CHANNEL_TYPES), required=True),
+    Key("url_env", None, "Name of the environment variable holding the apprise URL (tgram://..., "
+        "slack://..., matrix://..., ntfy://...; such URLs carry tokens, so never the file).", _str,
+        required=True),
+    Key("timeout", 10.0, "Seconds to connect and to wait for the service.", _number(0.1, 300)),
+    Key("digest", None, "hourly or daily: every alert for this channel goes out in one message per period.",
+        _digest),
 ]
 
 # --------------------------------------------------------------------------- dataclasses
@@ -330,6 +370,8 @@ class EmailChannel:
     user: str | None = None
     password_env: str | None = None
     timeout: float = 10.0
+    ca_file: str | None = None
+    digest: str | None = None
     type: str = "email"
 
 
@@ -339,6 +381,8 @@ class WebhookChannel:
     url: str
     secret_env: str | None = None
     timeout: float = 10.0
+    previous_secret_env: str | None = None
+    digest: str | None = None
     type: str = "webhook"
 
 
@@ -364,6 +408,15 @@ class Endpoint:
     kind: str  # feed | sitemap | listing
     language: str | None = None
     article_links: str | None = None
+
+
+@dataclass(frozen=True)
+class AppriseChannel:
+    name: str
+    url_env: str
+    timeout: float = 10.0
+    digest: str | None = None
+    type: str = "apprise"
 
 
 @dataclass(frozen=True)
@@ -406,6 +459,7 @@ class Watch:
     countries: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     once_per_story: bool = True
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -418,9 +472,11 @@ class Settings:
     limits: dict
     network_allow: tuple[str, ...]
     alerts: dict
-    channels: dict[str, EmailChannel | WebhookChannel]
+    channels: dict[str, EmailChannel | WebhookChannel | AppriseChannel]
     http: dict = field(default_factory=dict)
     health: dict = field(default_factory=lambda: {"down_after": 3})
+    operator_channels: tuple[str, ...] = ()
+    storm: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -522,19 +578,30 @@ def _load_settings(path: Path) -> Settings:
             v = _apply(EMAIL_KEYS, body, path, where)
             channels[name] = EmailChannel(name=name, host=v["host"], port=v["port"], tls=v["tls"], user=v["user"],
                                           password_env=v["password_env"], sender=v["from"], to=v["to"],
-                                          timeout=v["timeout"])
+                                          timeout=v["timeout"], ca_file=v["ca_file"], digest=v["digest"])
         elif kind == "webhook":
             v = _apply(WEBHOOK_KEYS, body, path, where)
             channels[name] = WebhookChannel(name=name, url=v["url"], secret_env=v["secret_env"],
-                                            timeout=v["timeout"])
+                                            timeout=v["timeout"], previous_secret_env=v["previous_secret_env"],
+                                            digest=v["digest"])
+        elif kind == "apprise":
+            v = _apply(APPRISE_KEYS, body, path, where)
+            channels[name] = AppriseChannel(name=name, url_env=v["url_env"], timeout=v["timeout"],
+                                            digest=v["digest"])
         else:
-            raise ConfigError("type must be email or webhook", file=str(path), path=f"{where}.type")
+            raise ConfigError("type must be email, webhook or apprise", file=str(path), path=f"{where}.type")
+    for j, ch in enumerate(values["operator.channels"]):
+        if ch not in channels:
+            known = ", ".join(sorted(channels)) or "none defined"
+            raise ConfigError(f"unknown channel {ch!r} (channels: {known})", file=str(path),
+                              path=f"operator.channels[{j}]")
     return Settings(
         database=values["database"], user_agent=values["user_agent"], tick=values["tick"],
         default_interval=values["default_interval"], politeness=_section(values, "politeness"),
         limits=_section(values, "limits"), network_allow=values["network.allow"],
         alerts=_section(values, "alerts"), channels=channels, http=_section(values, "http"),
-        health=_section(values, "health"))
+        health=_section(values, "health"), operator_channels=values["operator.channels"],
+        storm=_section(values, "storm"))
 
 
 def _load_list(path: Path, top: str) -> list:
@@ -655,7 +722,8 @@ def load(directory: str | Path) -> Config:
                                   file=str(watches_file), path=f"{where}.sources[{j}]")
         watches.append(Watch(id=v["id"], name=v["name"], keywords=tuple(t.text for t in rule.any),
                              channels=v["channels"], rule=rule, sources=v["sources"], countries=v["countries"],
-                             languages=v["languages"], once_per_story=v["once_per_story"]))
+                             languages=v["languages"], once_per_story=v["once_per_story"],
+                             digest=v["digest"]))
 
     return Config(directory=directory, settings=settings, sources=tuple(sources), watches=tuple(watches))
 
@@ -749,7 +817,8 @@ def reference_markdown() -> str:
                         ("sources.yaml: each item of `listings:` (or just its URL)", LISTING_KEYS),
                         ("watches.yaml: each item of `watches:`", WATCH_KEYS),
                         ("settings.yaml `channels:` NAME, type email", EMAIL_KEYS),
-                        ("settings.yaml `channels:` NAME, type webhook", WEBHOOK_KEYS)):
+                        ("settings.yaml `channels:` NAME, type webhook", WEBHOOK_KEYS),
+                        ("settings.yaml `channels:` NAME, type apprise", APPRISE_KEYS)):
         out += [f"#### {title}", "", "| key | default | meaning |", "|---|---|---|"]
         for k in keys:
             default = "required" if k.required else fmt(k.default)

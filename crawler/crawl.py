@@ -20,7 +20,7 @@ from . import dates, dedup
 from .config import Config
 from .errors import ParseError
 from .listing import parse_listing
-from .logs import event, quiet_libraries
+from .logs import event, log, quiet_libraries
 from .models import FeedEntry
 from .parse import parse_feed
 from .pipeline import Matcher, build_article, charset_of, save
@@ -32,6 +32,7 @@ from .store import MAX_BACKOFF, Store, iso, utcnow
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT_REDIRECTS = (301, 308)
 HANDLED_STATUSES = [c for c in range(100, 600) if c not in REDIRECTS]
+from .storm import is_storm
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class CrawlSession:
         self._progress: dict[str, _FeedProgress] = {}
         self._endpoints = {ep.url: ep for s in self.sources.values() for ep in s.endpoints()}
         self._entry_keys: dict[FeedEntry, str] = {}
+        self._storms: set[str] = set()  # feeds whose new items' alerts are held for one digest
 
     def _observe(self) -> None:
         if self.observer is not None:
@@ -169,6 +171,14 @@ class CrawlSession:
         change = self.store.source_health(source_id, down_after=self.down_after)
         if change:
             event(change, 30 if change == "source_down" else 20, source_id=source_id, stage="fetch")
+
+    def internal_error(self, where: str, url: str, failure) -> None:
+        """An exception in Newswatch's own code during the crawl (a bug, not a bad server)."""
+        text = failure.getTraceback() if hasattr(failure, "getTraceback") else str(failure)
+        message = failure.getErrorMessage() if hasattr(failure, "getErrorMessage") else str(failure)
+        self.summary.errors.append(f"internal: {url}: {where}: {message}")
+        event("internal_error", 40, url=url, stage=where, error=message)
+        log.debug(text)
 
     # ------------------------------------------------------------------ feeds
     def feed_failed(self, feed_url: str, kind: str, message: str, status: int | None = None, *,
@@ -284,6 +294,7 @@ class CrawlSession:
             new.append(entry)
         event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
               new=len(new))
+        self._storm_check(feed_url, source_id, len(new))
         # Validators are saved only once every new entry is stored, so a cycle cut short re-reads
         # the feed next time instead of skipping entries it never got to.
         self._progress[feed_url] = _FeedProgress(source_id, len(new), status, etag, last_modified, body_hash)
@@ -299,6 +310,20 @@ class CrawlSession:
             if (key in keys and keys[key] != canonical) or self.store.entry_key_taken(source_id, key, canonical):
                 key = dedup.entry_key(entry.guid, entry.url, guid_taken=True)
         return key
+
+    def _storm_check(self, feed_url: str, source_id: str, new: int) -> None:
+        usual, polls = self.store.new_items_usual(feed_url)
+        guard = self.config.settings.storm
+        if not is_storm(new, usual, polls, min_items=guard.get("min_items", 20), factor=guard.get("factor", 5.0)):
+            self.store.record_new_items(feed_url, new)
+            return
+        # Not folded into the usual: one storm must not make the next one look ordinary.
+        self._storms.add(feed_url)
+        usual_text = "none yet (first poll)" if usual is None else f"{usual:.1f}"
+        event("storm", 30, source_id=source_id, url=feed_url, stage="parse", new=new, usual=usual_text)
+        self.store.add_notice("storm", f"{feed_url}: {new} new items in one poll (usual per poll: {usual_text}). "
+                              "All are stored; their alerts are held and sent as one digest per channel.",
+                              source_id=source_id)
 
     def _feed_done(self, feed_url: str) -> None:
         p = self._progress.pop(feed_url)
@@ -325,7 +350,7 @@ class CrawlSession:
         if problem:
             self.summary.summary_only += 1
             event("summary_only", 30, source_id=source_id, url=entry.url, stage="extract", reason=problem)
-        saved = save(self.store, self.matcher, article)
+        saved = save(self.store, self.matcher, article, hold="storm" if feed_url in self._storms else None)
         if saved.rechecked:
             event("entry_unchanged", source_id=source_id, url=article.url, stage="dedup")
         elif saved.article_id is None:

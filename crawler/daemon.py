@@ -40,6 +40,18 @@ from .store import Store
 GRACE_SECONDS = 5
 
 
+def _die_with_parent() -> None:
+    """In the crawl child, before exec: be killed when the daemon dies, however it dies. A
+    SIGKILLed daemon would otherwise leave its child crawling while the restarted daemon starts
+    another one on the same feeds. (Linux ties this to the thread that started the child: the
+    scheduler's worker threads live as long as the daemon.)"""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class InstanceLock:
     """A second daemon on the same database refuses to start, naming the holder's pid."""
 
@@ -283,7 +295,7 @@ class Daemon:
         with self._child_lock:
             if self.stop.is_set():
                 return
-            self.child = subprocess.Popen(self.crawl_command())
+            self.child = subprocess.Popen(self.crawl_command(), preexec_fn=_die_with_parent)
         try:
             code = self.child.wait(timeout=timeout)
             if code != 0 and not self.stop.is_set():

@@ -14,6 +14,7 @@ so one log line says what broke and where::
      └── AlertError             alert: <channel>: ...                            (outbox row keeps it)
           ├── RetryableAlertError   try again later (timeouts, 4xx SMTP, 5xx/429 HTTP)
           └── PermanentAlertError   do not retry (bad address, 4xx HTTP, 5xx SMTP)
+               └── ChannelGoneError   the receiver is gone (HTTP 410): disable the channel
 
 A failure in one stage never escapes past the stage that owns it: a fetch or parse error marks the
 feed, an alert error marks the outbox row, and crawling goes on.
@@ -91,3 +92,7 @@ class RetryableAlertError(AlertError):
 
 class PermanentAlertError(AlertError):
     """Retrying the same alert cannot succeed."""
+
+
+class ChannelGoneError(PermanentAlertError):
+    """The receiver said it is gone for good (HTTP 410): stop using the channel until it is edited."""

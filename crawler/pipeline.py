@@ -107,6 +107,10 @@ class Matcher:
         self.names = {w.id: w.name for w in watches}
         self.sources = {s.id: s for s in config.sources}
         self.once_per_story = {w.id for w in watches if w.once_per_story}
+        channels = config.settings.channels
+        # A digest asked for by the watch wins over the channel's.
+        self.digests = {(w.id, ch): w.digest or getattr(channels.get(ch), "digest", None)
+                        for w in watches for ch in w.channels}
 
     def run(self, article: Article) -> list[Match]:
         source = self.sources.get(article.source_id)
@@ -119,20 +123,21 @@ class Matcher:
         return {w: ch for w, ch in self.channels.items() if not (w in self.once_per_story and w in already_fired)}
 
 
-def save(store: Store, matcher: Matcher, article: Article) -> Saved:
+def save(store: Store, matcher: Matcher, article: Article, *, hold: str | None = None) -> Saved:
     """Store the article if new (or its edit); cluster it into a story; match it; queue its alerts,
     all in the same transaction. Text flagged as mojibake is stored and clustered but not matched:
-    garbled words would only match by accident, and an alert full of "РџСЂРёРІРµС‚" gets a tool muted."""
+    garbled words would only match by accident, and an alert full of "РџСЂРёРІРµС‚" gets a tool muted.
+    ``hold="storm"``: the alerts are held for the storm digest instead of sent one by one."""
     sig = neardup.signature(article.text)
     with store.transaction():
         own = store.own_entry(article.source_id, article.entry_key, article.canonical_url)
         if own is not None:
-            return _revise(store, matcher, article, own, sig)
+            return _revise(store, matcher, article, own, sig, hold=hold)
         article_id = store.add_article(article, match_text=sig is not None)
         if article_id is None:
             return Saved(None)
         story_id, joined = _cluster(store, article_id, article, sig)
-        return _match(store, matcher, article, article_id, story_id, joined=joined)
+        return _match(store, matcher, article, article_id, story_id, joined=joined, hold=hold)
 
 
 def _cluster(store: Store, article_id: int, article: Article, sig: neardup.Signature | None) -> tuple[int, bool]:
@@ -155,18 +160,20 @@ def _cluster(store: Store, article_id: int, article: Article, sig: neardup.Signa
 
 
 def _match(store: Store, matcher: Matcher, article: Article, article_id: int, story_id: int | None, *,
-           joined: bool = False, revised: bool = False) -> Saved:
+           joined: bool = False, revised: bool = False, hold: str | None = None) -> Saved:
     if article.encoding_suspect:
         return Saved(article_id, story_id=story_id, joined=joined, revised=revised)
     matches = matcher.run(article)
     alerts = []
     if matches:
         fired = store.story_watches(story_id, article_id) if (joined or revised) else set()
-        alerts = store.add_matches(article_id, matches, matcher.alerting_channels(fired), matcher.names)
+        alerts = store.add_matches(article_id, matches, matcher.alerting_channels(fired), matcher.names,
+                                   digests=matcher.digests, hold=hold)
     return Saved(article_id, matches, alerts, story_id=story_id, joined=joined, revised=revised)
 
 
-def _revise(store: Store, matcher: Matcher, article: Article, own: dict, sig: neardup.Signature | None) -> Saved:
+def _revise(store: Store, matcher: Matcher, article: Article, own: dict, sig: neardup.Signature | None,
+            hold: str | None = None) -> Saved:
     """The same entry again (its feed description changed): store an edit, if the text changed."""
     store.set_fingerprint(own["sighting_id"], article.fingerprint)
     unchanged = own["content_hash"] == article.content_hash
@@ -185,4 +192,4 @@ def _revise(store: Store, matcher: Matcher, article: Article, own: dict, sig: ne
         story_id, _ = _cluster(store, article_id, article, sig)
     elif sig is not None:
         store.add_bands(article_id, sig.bands)
-    return _match(store, matcher, article, article_id, story_id, revised=True)
+    return _match(store, matcher, article, article_id, story_id, revised=True, hold=hold)

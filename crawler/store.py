@@ -178,7 +178,64 @@ MIGRATIONS: list[list[str]] = [
             INSERT INTO articles_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
         END""",
     ],
+    [
+        # Delivery bookkeeping. Every send is logged before it starts and finished after it, so an
+        # attempt with no finished_at is a send a crash interrupted (a possible duplicate).
+        """CREATE TABLE alert_attempts (
+            id INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, channel TEXT NOT NULL, attempt INTEGER NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, error TEXT)""",
+        "CREATE INDEX alert_attempts_alert ON alert_attempts(alert_id)",
+        # A channel whose receiver answered 410 Gone; fingerprint is its config at the time, so
+        # editing the channel in settings.yaml enables it again.
+        """CREATE TABLE channel_state (
+            channel TEXT PRIMARY KEY, disabled_at TEXT, fingerprint TEXT, reason TEXT)""",
+        # One message standing for many outbox rows (hourly/daily digests, storms).
+        """CREATE TABLE digests (
+            id TEXT PRIMARY KEY, channel TEXT NOT NULL, kind TEXT NOT NULL, items INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL, next_attempt_at TEXT NOT NULL, claimed_at TEXT, claimed_by INTEGER,
+            sent_at TEXT, last_error TEXT, age_from TEXT)""",
+        "CREATE INDEX digests_due ON digests(state, next_attempt_at)",
+        # claimed_by: pid of the sender, so a row claimed by a dead process is taken over at once.
+        # age_from: where alerts.max_age counts from (reset by `alerts retry`).
+        # digest: hourly/daily/storm for rows held for a digest (state 'held'); digest_id once sent in one.
+        "ALTER TABLE outbox ADD COLUMN claimed_by INTEGER",
+        "ALTER TABLE outbox ADD COLUMN age_from TEXT",
+        "ALTER TABLE outbox ADD COLUMN digest TEXT",
+        "ALTER TABLE outbox ADD COLUMN digest_id TEXT",
+        "CREATE INDEX outbox_digest ON outbox(digest_id)",
+        # The storm guard's idea of "usual": a moving average of new items per poll.
+        "ALTER TABLE feeds ADD COLUMN new_items_avg REAL",
+        "ALTER TABLE feeds ADD COLUMN new_items_polls INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
+
+
+PERIODS = {"hourly": 3600, "daily": 86400}
+
+
+def period_end(kind: str, when: datetime) -> datetime:
+    """End of the UTC hour or day ``when`` falls in: when an hourly or daily digest closes."""
+    start = when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if kind == "daily":
+        start = start.replace(hour=0)
+    return start + timedelta(seconds=PERIODS[kind])
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -374,8 +431,12 @@ class Store:
                    WHERE id = (SELECT story_id FROM articles WHERE id = ?)""", [article.fetched_at, article_id])
 
     def add_matches(self, article_id: int, matches: Iterable[Match], channels_by_watch: dict[str, tuple],
-                    watch_names: dict[str, str], now: datetime | None = None) -> list[str]:
-        """Record matches and queue one outbox row per (watch, channel). Returns the outbox ids."""
+                    watch_names: dict[str, str], now: datetime | None = None, *,
+                    digests: dict[tuple[str, str], str] | None = None, hold: str | None = None) -> list[str]:
+        """Record matches and queue one outbox row per (watch, channel). Returns the outbox ids.
+
+        ``digests`` maps (watch, channel) to hourly/daily: such rows are held until their period
+        ends. ``hold="storm"`` holds every row for the storm digest."""
         now = now or utcnow()
         queued = []
         for m in matches:
@@ -387,11 +448,13 @@ class Store:
             for channel in channels_by_watch.get(watch_id, ()):
                 # Stable across retries and restarts: receivers deduplicate on it.
                 alert_id = f"nw-{article_id}-{watch_id}-{channel}"
+                digest = hold or (digests or {}).get((watch_id, channel))
+                due = period_end(digest, now) if digest in PERIODS else now
                 cur = self.db.execute(
                     """INSERT OR IGNORE INTO outbox (id, article_id, watch_id, watch_name, channel, created_at,
-                       next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                       next_attempt_at, state, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [alert_id, article_id, watch_id, watch_names.get(watch_id, watch_id), channel,
-                     iso(now), iso(now)])
+                     iso(now), iso(due), "held" if digest else "pending", digest])
                 if cur.rowcount:
                     queued.append(alert_id)
         return queued
@@ -417,18 +480,9 @@ class Store:
     def claim_due_alerts(self, now: datetime | None = None, limit: int = 100,
                          stale_after: float = 600) -> list[Alert]:
         """Claim pending alerts whose time has come. A row claimed by a process that died is
-        claimed again after ``stale_after`` seconds and sent with the same id."""
-        now = now or utcnow()
-        stale = iso(now - timedelta(seconds=stale_after))
-        with self.db.atomic():
-            rows = self.db.execute(
-                """SELECT id FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?)
-                   OR (state = 'sending' AND claimed_at <= ?) ORDER BY created_at, id LIMIT ?""",
-                [iso(now), stale, limit]).fetchall()
-            ids = [r[0] for r in rows]
-            for alert_id in ids:
-                self.db.execute("UPDATE outbox SET state = 'sending', claimed_at = ? WHERE id = ?",
-                                [iso(now), alert_id])
+        claimed again (at once when that process is known dead, else after ``stale_after``
+        seconds) and sent with the same id."""
+        ids = self.claim_due("outbox", now=now, limit=limit, stale_after=stale_after)
         return [self._alert(alert_id) for alert_id in ids]
 
     def _alert(self, alert_id: str) -> Alert:
@@ -895,3 +949,178 @@ class Store:
         finally:
             self.db.execute(f"PRAGMA cache_size = {int(cache)}")
         return n
+
+    # ------------------------------------------------------------------ delivery bookkeeping (issue 6)
+    # Outbox rows and digests go through the same states: pending -> sending -> sent | pending
+    # (retry) | failed (dead letter). Each send is logged in alert_attempts.
+    _DELIVERABLE = ("outbox", "digests")
+
+    def _table(self, table: str) -> str:
+        if table not in self._DELIVERABLE:
+            raise StoreError(f"unknown delivery table {table!r}")
+        return table
+
+    def claim_due(self, table: str, now: datetime | None = None, limit: int = 100,
+                  stale_after: float = 600) -> list[str]:
+        """Claim due rows of ``table`` for this process; return their ids, oldest first."""
+        table = self._table(table)
+        now = now or utcnow()
+        stale = iso(now - timedelta(seconds=stale_after))
+        with self.db.atomic():
+            rows = self.db.execute(
+                f"""SELECT id, state, claimed_at, claimed_by FROM {table}
+                    WHERE (state = 'pending' AND next_attempt_at <= ?) OR state = 'sending'
+                    ORDER BY created_at, id""", [iso(now)]).fetchall()
+            ids = [r[0] for r in rows
+                   if r[1] == "pending" or (r[2] or "") <= stale or not _alive(r[3])][:limit]
+            for item_id in ids:
+                self.db.execute(f"UPDATE {table} SET state = 'sending', claimed_at = ?, claimed_by = ? WHERE id = ?",
+                                [iso(now), os.getpid(), item_id])
+        return ids
+
+    def delivery(self, table: str, item_id: str) -> dict | None:
+        rows = list(self.db.query(f"SELECT * FROM {self._table(table)} WHERE id = ?", [item_id]))
+        return rows[0] if rows else None
+
+    def start_attempt(self, item_id: str, channel: str, attempt: int, now: datetime | None = None) -> int:
+        """Log a send before it starts (committed), so a crash mid-send leaves a trace."""
+        cur = self.db.execute(
+            "INSERT INTO alert_attempts (alert_id, channel, attempt, started_at) VALUES (?, ?, ?, ?)",
+            [item_id, channel, attempt, iso(now or utcnow())])
+        return cur.lastrowid
+
+    def finish_attempt(self, table: str, item_id: str, attempt_id: int | None, *, outcome: str,
+                       error: str | None = None, retry_at: datetime | None = None,
+                       now: datetime | None = None) -> None:
+        """Close an attempt and move the row on, in one transaction. ``outcome``: sent, retry,
+        failed (dead letter) or skipped (failed without a send, e.g. a disabled channel)."""
+        table = self._table(table)
+        now = now or utcnow()
+        error = error[:2000] if error else None
+        counted = 1 if attempt_id is not None else 0
+        with self.db.atomic():
+            if attempt_id is not None:
+                self.db.execute("UPDATE alert_attempts SET finished_at = ?, outcome = ?, error = ? WHERE id = ?",
+                                [iso(now), outcome, error, attempt_id])
+            if outcome == "sent":
+                self.db.execute(f"UPDATE {table} SET state = 'sent', sent_at = ?, attempts = attempts + 1, "
+                                "last_error = NULL, claimed_by = NULL WHERE id = ?", [iso(now), item_id])
+            elif outcome == "retry":
+                self.db.execute(f"UPDATE {table} SET state = 'pending', attempts = attempts + ?, last_error = ?, "
+                                "next_attempt_at = ?, claimed_by = NULL WHERE id = ?",
+                                [counted, error, iso(retry_at or now), item_id])
+            else:
+                self.db.execute(f"UPDATE {table} SET state = 'failed', attempts = attempts + ?, last_error = ?, "
+                                "claimed_by = NULL WHERE id = ?", [counted, error, item_id])
+
+    def attempts_log(self, item_id: str | None = None) -> list[dict]:
+        if item_id is None:
+            return list(self.db.query("SELECT * FROM alert_attempts ORDER BY id"))
+        return list(self.db.query("SELECT * FROM alert_attempts WHERE alert_id = ? ORDER BY id", [item_id]))
+
+    # channels disabled by 410 Gone
+    def channel_disabled(self, channel: str, fingerprint: str) -> str | None:
+        """Why ``channel`` is disabled, or None. A channel edited since it was disabled is enabled."""
+        row = self.db.execute("SELECT reason, fingerprint, disabled_at FROM channel_state WHERE channel = ?",
+                              [channel]).fetchone()
+        if row is None or row[1] != fingerprint:
+            return None
+        return f"disabled since {row[2]}: {row[0]}"
+
+    def disable_channel(self, channel: str, fingerprint: str, reason: str, now: datetime | None = None) -> None:
+        self.db.execute(
+            """INSERT INTO channel_state (channel, disabled_at, fingerprint, reason) VALUES (?, ?, ?, ?)
+               ON CONFLICT(channel) DO UPDATE SET disabled_at = excluded.disabled_at,
+               fingerprint = excluded.fingerprint, reason = excluded.reason""",
+            [channel, iso(now or utcnow()), fingerprint, reason[:2000]])
+
+    def enable_channel(self, channel: str) -> bool:
+        return bool(self.db.execute("DELETE FROM channel_state WHERE channel = ?", [channel]).rowcount)
+
+    def disabled_channels(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM channel_state ORDER BY channel"))
+
+    # digests
+    def close_digests(self, now: datetime | None = None) -> list[str]:
+        """Gather held rows whose period has ended (storm rows at once) into digests, one per
+        channel and period (storms: per channel and source). Returns the new digest ids."""
+        now = now or utcnow()
+        created = []
+        with self.db.atomic():
+            rows = self.db.execute(
+                """SELECT o.rowid, o.id, o.channel, o.digest, o.next_attempt_at, a.source_id, o.article_id
+                   FROM outbox o JOIN articles a ON a.id = o.article_id
+                   WHERE o.state = 'held' AND o.next_attempt_at <= ? ORDER BY o.article_id, o.id""",
+                [iso(now)]).fetchall()
+            groups: dict[tuple, list] = {}
+            for row in rows:
+                kind = row[3] or "hourly"
+                key = (row[2], kind, row[5] if kind == "storm" else row[4])
+                groups.setdefault(key, []).append(row)
+            for (channel, kind, _), members in groups.items():
+                # Named after its first row: unique, since a row joins one digest only.
+                digest_id = f"nw-{kind}-{members[0][6]}-{channel}"
+                self.db.execute(
+                    """INSERT INTO digests (id, channel, kind, items, created_at, next_attempt_at)
+                       VALUES (?, ?, ?, ?, ?, ?)""", [digest_id, channel, kind, len(members), iso(now), iso(now)])
+                for m in members:
+                    self.db.execute("UPDATE outbox SET state = 'digested', digest_id = ? WHERE id = ?",
+                                    [digest_id, m[1]])
+                created.append(digest_id)
+        return created
+
+    def digest_alerts(self, digest_id: str) -> list[Alert]:
+        ids = [r[0] for r in self.db.execute(
+            "SELECT id FROM outbox WHERE digest_id = ? ORDER BY article_id, id", [digest_id])]
+        return [self._alert(i) for i in ids]
+
+    # listing and retrying (newswatch alerts ...)
+    def list_deliveries(self, states: Iterable[str] | None = None, limit: int = 100) -> list[dict]:
+        """Outbox rows and digests, newest first, with the article title for rows."""
+        where, params = "", []
+        if states:
+            states = list(states)
+            where = f"WHERE state IN ({', '.join('?' * len(states))})"
+            params = states
+        return list(self.db.query(
+            f"""SELECT * FROM (
+                  SELECT o.id, o.state, o.channel, o.attempts, o.created_at, o.next_attempt_at, o.sent_at,
+                         o.last_error, o.digest, o.digest_id, a.title AS title
+                  FROM outbox o JOIN articles a ON a.id = o.article_id
+                  UNION ALL
+                  SELECT d.id, d.state, d.channel, d.attempts, d.created_at, d.next_attempt_at, d.sent_at,
+                         d.last_error, d.kind, NULL, d.items || ' alerts' FROM digests d)
+                {where} ORDER BY created_at DESC, id DESC LIMIT ?""", [*params, limit]))
+
+    def retry(self, ids: Iterable[str] = (), *, all_failed: bool = False, now: datetime | None = None) -> list[str]:
+        """Queue failed rows (these ids, or every failed one) again, with a fresh max age and the
+        same ids. Returns the ids queued; their channels are enabled again."""
+        now = now or utcnow()
+        done = []
+        with self.db.atomic():
+            for table in self._DELIVERABLE:
+                if all_failed:
+                    found = [r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE state = 'failed'")]
+                else:
+                    found = [i for i in ids if self.db.execute(
+                        f"SELECT 1 FROM {table} WHERE id = ? AND state IN ('failed', 'pending')", [i]).fetchone()]
+                for item_id in found:
+                    channel = self.db.execute(f"SELECT channel FROM {table} WHERE id = ?", [item_id]).fetchone()[0]
+                    self.enable_channel(channel)
+                    self.db.execute(
+                        f"""UPDATE {table} SET state = 'pending', next_attempt_at = ?, age_from = ?, claimed_by = NULL
+                            WHERE id = ?""", [iso(now), iso(now), item_id])
+                    done.append(item_id)
+        return done
+
+    # storm guard: the usual number of new items per poll of a feed
+    def new_items_usual(self, feed_url: str) -> tuple[float | None, int]:
+        row = self.db.execute("SELECT new_items_avg, new_items_polls FROM feeds WHERE url = ?", [feed_url]).fetchone()
+        return (row[0], row[1]) if row else (None, 0)
+
+    def record_new_items(self, feed_url: str, count: int, weight: float = 0.2) -> None:
+        """Fold one ordinary poll's new-item count into the feed's moving average."""
+        self.db.execute(
+            """UPDATE feeds SET new_items_avg = CASE WHEN new_items_avg IS NULL THEN ? ELSE
+               new_items_avg * (1 - ?) + ? * ? END, new_items_polls = new_items_polls + 1 WHERE url = ?""",
+            [float(count), weight, weight, float(count), feed_url])

@@ -78,7 +78,19 @@ class FeedSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
+        # Scrapy logs an exception raised in a callback or the item pipeline and carries on; a bug
+        # must not pass for a quiet cycle with nothing new, so the session counts it as an error.
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
         return spider
+
+    def _spider_error(self, failure, response, spider=None):
+        self.session.internal_error("spider", response.url, failure)
+
+    def _item_error(self, item, response, spider=None, failure=None):
+        entry = item.get("entry") if isinstance(item, dict) else None
+        self.session.internal_error("pipeline", getattr(entry, "url", None) or (response.url if response else "?"),
+                                    failure)
 
     def _bytes_received(self, data, request, spider=None):
         # Scrapy cuts an endless body at the size limit by cancelling it, which reaches the errback

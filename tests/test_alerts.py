@@ -17,7 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from crawler import alerts
 from crawler.alerts import render, webhook
-from crawler.errors import PermanentAlertError, RetryableAlertError
+from crawler.errors import ChannelGoneError, PermanentAlertError, RetryableAlertError
 from crawler.models import Alert
 
 LOOPBACK = "127.0.0.1"
@@ -269,10 +269,26 @@ def test_email_is_delivered_with_headers_and_body(smtp_server):
     assert msg["Message-ID"] == "<a-20240501-0001@newswatch>"
     assert msg["Date"]
     assert msg["Auto-Submitted"] == "auto-generated"
-    assert msg.get_content_type() == "text/plain"
-    body = msg.get_content()
+    assert msg.get_content_type() == "multipart/alternative"
+    body = msg.get_body(("plain",)).get_content()
     assert "URL: https://kloop.kg/2024/05/01/migrants/" in body
     assert "- мигрант «Мигранты»: Мигранты из Кыргызстана задержаны" in body
+    page = msg.get_body(("html",)).get_content()
+    assert '<a href="https://kloop.kg/2024/05/01/migrants/">' + alert.title + "</a>" in page
+    assert "<b>мигрант</b> «Мигранты»" in page
+
+
+def test_email_html_part_escapes_feed_markup_and_refuses_script_links(smtp_server):
+    handler, port = smtp_server()
+    alert = make_alert(title='<img src=x onerror="alert(1)">Ош: <b>митинг</b>',
+                       url="javascript:alert(document.cookie)",
+                       matches=[{"keyword": "митинг", "form": "митинг", "snippet": "<script>x()</script> митинг"}])
+    alerts.send(email_channel(port), alert)
+    page = parse(handler.received[0][2]).get_body(("html",)).get_content()
+    assert "<img" not in page and "<script>" not in page and "javascript:" not in page.split("<h2>")[1].split("href")[0]
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;Ош: &lt;b&gt;митинг&lt;/b&gt;" in page
+    assert "href=" not in page.split("<h2>")[1].split("</h2>")[0]
+    assert "&lt;script&gt;x()&lt;/script&gt; митинг" in page
 
 
 def test_email_message_id_is_the_same_on_a_retry(smtp_server):
@@ -454,7 +470,7 @@ def test_webhook_missing_secret_variable_is_permanent_and_named(receiver, monkey
     (408, RetryableAlertError, "HTTP 408"),
     (404, PermanentAlertError, "HTTP 404"),
     (400, PermanentAlertError, "HTTP 400"),
-    (410, PermanentAlertError, "receiver is gone"),
+    (410, ChannelGoneError, "receiver is gone"),
 ])
 def test_webhook_status_mapping(receiver, status, error, text):
     url = receiver.route("/hook", {"status": status})

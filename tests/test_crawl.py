@@ -65,7 +65,7 @@ def test_seed_story_stored_once_and_alerted_once_by_webhook_and_email(tmp_path, 
     assert len(mailbox.messages) == 1
     msg = mailbox.messages[0]
     assert "Migrant workers" in msg["Subject"] and "Uzbekistan Sends Diplomatic Note" in msg["Subject"]
-    assert seed_outlet.url("/article.html") in msg.get_content()
+    assert seed_outlet.url("/article.html") in msg.get_body(("plain",)).get_content()
 
 
 def test_second_crawl_of_unchanged_feed_stores_and_sends_nothing(tmp_path, seed_outlet, hook, mailbox):

@@ -37,7 +37,8 @@ def test_every_command_help_has_an_example(name):
 
 
 @pytest.mark.parametrize("key", [k.name for keys in (config.SETTINGS_KEYS, config.SOURCE_KEYS, config.WATCH_KEYS,
-                                                     config.EMAIL_KEYS, config.WEBHOOK_KEYS) for k in keys])
+                                                     config.EMAIL_KEYS, config.WEBHOOK_KEYS, config.APPRISE_KEYS)
+                                 for k in keys])
 def test_every_config_key_is_in_the_readme(key):
     assert f"`{key}`" in README
 

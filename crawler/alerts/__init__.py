@@ -11,6 +11,8 @@ dispatcher relies on::
         PermanentAlertError   retrying the same alert cannot succeed: SMTP 5xx, refused login,
                               HTTP 3xx/4xx, a URL the network policy refuses, a missing secret or
                               password environment variable, an unknown channel type.
+          ChannelGoneError    (a PermanentAlertError) HTTP 410: the dispatcher disables the channel
+                              and tells the operator.
 
     Nothing else escapes: any other exception is a bug or an unforeseen fault and is wrapped as
     RetryableAlertError (the outbox's attempt limit stops endless retries).
@@ -26,26 +28,36 @@ they are not public (only the webhook channel checks it; SMTP servers are the op
 from __future__ import annotations
 
 from ..errors import PermanentAlertError, RetryableAlertError
-from . import email, webhook
+from . import apprise_channel, email, render, webhook
 
-__all__ = ["send", "CHANNEL_TYPES"]
+__all__ = ["send", "deliver", "CHANNEL_TYPES"]
 
-CHANNEL_TYPES = ("email", "webhook")
+CHANNEL_TYPES = ("email", "webhook", "apprise")
 
 
 def send(channel, alert, *, allow=()) -> None:
     """Deliver ``alert`` through ``channel``, dispatching on ``channel.type``; see the module
     docstring for the contract."""
+    deliver(channel, lambda: render.alert_message(alert), allow=allow)
+
+
+def deliver(channel, message, *, allow=()) -> None:
+    """Deliver a rendered :class:`render.Message` (an alert, a digest, operator notices), or a
+    callable returning one, through ``channel``; same contract as :func:`send`."""
     name = getattr(channel, "name", None) or "?"
     kind = getattr(channel, "type", None)
     try:
-        if kind == "email":
-            email.send(channel, alert)
-        elif kind == "webhook":
-            webhook.send(channel, alert, allow=allow)
-        else:
+        if kind not in CHANNEL_TYPES:
             raise PermanentAlertError(
                 f"unknown channel type {kind!r} (known: {', '.join(CHANNEL_TYPES)})", channel=name)
+        if callable(message):
+            message = message()
+        if kind == "email":
+            email.deliver(channel, message)
+        elif kind == "webhook":
+            webhook.deliver(channel, message, allow=allow)
+        else:
+            apprise_channel.deliver(channel, message, allow=allow)
     except (RetryableAlertError, PermanentAlertError):
         raise
     except Exception as exc:  # the contract: nothing but AlertErrors escapes

@@ -1,9 +1,10 @@
-"""The email channel: one plain-text message per alert, sent with smtplib.
+"""The email channel: one message per alert (plain text and HTML alternatives), sent with smtplib.
 
 Channel settings (``EmailChannel`` in config.py): ``host``, ``port``, ``tls`` (``none``,
-``starttls`` or ``ssl``), ``user``, ``password_env`` (the *name* of the environment variable that
-holds the password, never the password itself), ``sender``, ``to`` and ``timeout`` (seconds, per
-socket operation).
+``starttls`` or ``ssl``; certificates and host names are always checked), ``ca_file`` (a private CA
+to trust instead of the system's), ``user``, ``password_env`` (the *name* of the environment
+variable that holds the password, never the password itself), ``sender``, ``to`` and ``timeout``
+(seconds, per socket operation).
 
 The Message-ID is derived from the alert id, so a retried alert that the server had in fact
 accepted can be recognised as a duplicate by mail systems and people alike.
@@ -96,7 +97,12 @@ def _unstructured(name: str, value: str):
 
 
 def build_message(channel, alert) -> EmailMessage:
-    """The message for ``alert``: From, To, Subject, Date, Message-ID and a plain-text body."""
+    """The message for ``alert``: From, To, Subject, Date, Message-ID, plain text and HTML."""
+    return compose(channel, render.alert_message(alert))
+
+
+def compose(channel, message: render.Message) -> EmailMessage:
+    """An email for any rendered message (alert, digest, operator notices)."""
     msg = EmailMessage(policy=email_policy.SMTP)
     try:
         msg["From"] = channel.sender
@@ -104,11 +110,14 @@ def build_message(channel, alert) -> EmailMessage:
     except (ValueError, TypeError, IndexError) as exc:
         raise PermanentAlertError(f"unusable sender or recipient address: {exc}",
                                   channel=channel.name) from exc
-    msg["Subject"] = _unstructured("Subject", render.subject(alert))
+    # render.subject() already made it one line; one_line() again because a digest or notice
+    # subject is built from many fields and a header must never carry a line break.
+    msg["Subject"] = _unstructured("Subject", render.one_line(message.subject))
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = f"<{render.message_id_local(alert.id)}@newswatch>"
+    msg["Message-ID"] = f"<{render.message_id_local(message.id)}@newswatch>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    msg.set_content(render.plain_text(alert))
+    msg.set_content(message.text)
+    msg.add_alternative(message.html, subtype="html")
     return msg
 
 
@@ -130,14 +139,20 @@ def _code_error(channel, what: str, code: int, text) -> Exception:
     return RetryableAlertError(detail, channel=channel.name)
 
 
+def _tls_context(channel) -> ssl.SSLContext:
+    # create_default_context checks the certificate chain and the host name; ca_file only
+    # changes whom we trust, never whether we check.
+    return ssl.create_default_context(cafile=getattr(channel, "ca_file", None) or None)
+
+
 def _connect(channel) -> smtplib.SMTP:
     if channel.tls == "ssl":
         return smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout,
-                                context=ssl.create_default_context())
+                                context=_tls_context(channel))
     smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout)
     try:
         if channel.tls == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=_tls_context(channel))
     except BaseException:
         smtp.close()
         raise
@@ -154,14 +169,22 @@ def _deliver(channel, msg: EmailMessage, secret: str | None) -> dict:
 def send(channel, alert) -> None:
     """Send ``alert`` by email through ``channel``; raise RetryableAlertError or
     PermanentAlertError when it was not accepted."""
+    deliver(channel, render.alert_message(alert))
+
+
+def deliver(channel, message: render.Message) -> None:
+    """Send a rendered message by email; see :func:`send`."""
     name = channel.name
     if channel.tls not in TLS_MODES:
         raise PermanentAlertError(f"tls must be one of {', '.join(TLS_MODES)}, not {channel.tls!r}",
                                   channel=name)
     if not channel.to:
         raise PermanentAlertError("no recipients (to) configured", channel=name)
+    ca_file = getattr(channel, "ca_file", None)
+    if ca_file and not os.path.isfile(ca_file):
+        raise PermanentAlertError(f"ca_file {ca_file} is not a readable file", channel=name)
     secret = password(channel)
-    msg = build_message(channel, alert)
+    msg = compose(channel, message)
     where = f"{channel.host}:{channel.port}"
     try:
         refused = _deliver(channel, msg, secret)
@@ -202,5 +225,5 @@ def send(channel, alert) -> None:
         # Some recipients took the message, so retrying would send it to them twice. Log the
         # others; the alert counts as delivered.
         log.warning("alert: %s: %s: message %s accepted, but not for %s",
-                    name, where, alert.id,
+                    name, where, message.id,
                     ", ".join(f"{a} ({c})" for a, (c, _) in refused.items()))

@@ -1,8 +1,9 @@
 """The webhook channel: POST each alert as JSON, signed the Standard Webhooks way.
 
 Channel settings (``WebhookChannel`` in config.py): ``url``, ``secret_env`` (the *name* of the
-environment variable holding the signing secret; none = unsigned) and ``timeout`` (seconds, per
-connect/read/write).
+environment variable holding the signing secret; none = unsigned), ``previous_secret_env`` (the old
+secret during a rotation: each call then carries both signatures, space-separated) and ``timeout``
+(seconds, per connect/read/write).
 
 What the receiver gets::
 
@@ -29,7 +30,7 @@ go or nowhere.
 
 Outcomes: 2xx delivered; 408, 429, 5xx, timeouts and connection errors retryable (a Retry-After
 header, when present, is kept in ``RetryableAlertError.retry_after`` as seconds); 3xx and other
-4xx permanent.
+4xx permanent; 410 raises ChannelGoneError (the dispatcher disables the channel).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import functools
 import hashlib
 import hmac
 import json
@@ -48,7 +50,7 @@ from typing import Protocol
 import httpx
 
 from .. import netpolicy
-from ..errors import PermanentAlertError, PolicyError, RetryableAlertError
+from ..errors import ChannelGoneError, PermanentAlertError, PolicyError, RetryableAlertError
 from . import render
 
 USER_AGENT = "Newswatch/0.1"
@@ -124,18 +126,33 @@ def verify(secret: str, headers: Mapping, body: bytes, tolerance: int = 300, *,
 
 def body(alert) -> bytes:
     """The exact bytes POSTed (and signed) for ``alert``."""
-    return json.dumps(render.payload(alert), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return _encode(render.payload(alert))
 
 
-def _secret(channel) -> str | None:
-    if not channel.secret_env:
+def _encode(doc: dict) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def _env_secret(channel, key: str) -> str | None:
+    var = getattr(channel, key, None)
+    if not var:
         return None
-    value = os.environ.get(channel.secret_env)
+    value = os.environ.get(var)
     if not value:
-        raise PermanentAlertError(
-            f"environment variable {channel.secret_env} (secret_env) is not set or empty",
-            channel=channel.name)
+        raise PermanentAlertError(f"environment variable {var} ({key}) is not set or empty",
+                                  channel=channel.name)
     return value
+
+
+def _secrets(channel) -> list[tuple[str, str]]:
+    """(variable name, secret) pairs to sign with: the current secret first, then the previous
+    one during a rotation."""
+    out = []
+    for key in ("secret_env", "previous_secret_env"):
+        value = _env_secret(channel, key)
+        if value is not None:
+            out.append((getattr(channel, key), value))
+    return out
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -183,40 +200,54 @@ def _outcome(channel, response: httpx.Response) -> None:
         err.retry_after = _retry_after(response.headers.get("retry-after"))
         raise err
     if status == 410:
-        raise PermanentAlertError(f"{url}: HTTP 410 Gone: the receiver is gone; remove or "
-                                  f"update this channel", channel=name)
+        raise ChannelGoneError(f"{url}: HTTP 410 Gone: the receiver is gone; remove or "
+                               f"update this channel", channel=name)
     raise PermanentAlertError(f"{url}: HTTP {status}{_snippet(response)}", channel=name)
+
+
+@functools.cache
+def _tls_context():
+    # Loading the CA bundle costs ~30 ms, more than a whole loopback delivery: load it once per
+    # process. Certificates and host names are still checked on every call.
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def send(channel, alert, *, allow=()) -> None:
     """POST ``alert`` to ``channel.url``; raise RetryableAlertError or PermanentAlertError when
     it was not accepted. ``allow`` is ``network.allow`` (hosts/CIDRs that may be private)."""
+    deliver(channel, render.alert_message(alert), allow=allow)
+
+
+def deliver(channel, message: render.Message, *, allow=()) -> None:
+    """POST ``message.payload`` signed with ``webhook-id: message.id``; see :func:`send`."""
     name = channel.name
     try:
         netpolicy.check_url(channel.url, allow)
     except PolicyError as exc:
         raise PermanentAlertError(f"refused by network policy: {exc.detail}: {channel.url}",
                                   channel=name) from exc
-    secret = _secret(channel)
-    data = body(alert)
+    secrets = _secrets(channel)
+    data = _encode(message.payload)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "webhook-id": str(alert.id),
+        "webhook-id": str(message.id),
     }
-    if secret is not None:
+    if secrets:
         timestamp = str(int(time.time()))
-        try:
-            signature = sign(secret, str(alert.id), timestamp, data)
-        except ValueError as exc:
-            raise PermanentAlertError(f"{channel.secret_env}: {exc}", channel=name) from None
+        signatures = []
+        for var, secret in secrets:
+            try:
+                signatures.append(sign(secret, str(message.id), timestamp, data))
+            except ValueError as exc:
+                raise PermanentAlertError(f"{var}: {exc}", channel=name) from None
         headers["webhook-timestamp"] = timestamp
-        headers["webhook-signature"] = signature
+        headers["webhook-signature"] = " ".join(signatures)
     # trust_env=False: no proxies, .netrc credentials or SSL_CERT_* from the environment; the
     # request goes exactly where the checked URL says.
     try:
-        with httpx.Client(timeout=channel.timeout, follow_redirects=False,
-                          trust_env=False) as client:
+        with httpx.Client(timeout=channel.timeout, follow_redirects=False, trust_env=False,
+                          verify=_tls_context()) as client:
             with client.stream("POST", channel.url, content=data, headers=headers) as response:
                 _outcome(channel, response)
     except httpx.TimeoutException as exc:

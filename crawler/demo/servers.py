@@ -378,6 +378,8 @@ class _WebhookHandler(_QuietHandler):
             "body": body,
             "json": parsed,
         })
+        if receiver.delay:
+            time.sleep(receiver.delay)  # recorded, not yet answered: a sender killed now resends
         headers = {"Content-Type": "application/json"}
         headers.update(receiver.response_headers)
         reply = json.dumps({"ok": 200 <= status < 300}).encode()
@@ -393,8 +395,9 @@ class WebhookReceiver(_ThreadedServer):
     """Record every POST made to it (any path; :attr:`url` points at ``/hook``).
 
     ``calls`` holds dicts ``{path, headers (lower-cased names), body (bytes), json (parsed or None)}``.
-    Set ``status`` (default 200) to e.g. 500 to simulate a failing receiver, and
-    ``response_headers`` (e.g. ``{"Retry-After": "30"}``) to add headers to the reply.
+    Set ``status`` (default 200) to e.g. 500 to simulate a failing receiver,
+    ``response_headers`` (e.g. ``{"Retry-After": "30"}``) to add headers to the reply, and
+    ``delay`` (seconds) to answer slowly, after the call is recorded.
     Failed calls are recorded too.
     """
 
@@ -404,6 +407,7 @@ class WebhookReceiver(_ThreadedServer):
         super().__init__(host, port)
         self.path = path if path.startswith("/") else "/" + path
         self.status = 200
+        self.delay = 0.0
         self.response_headers: dict[str, str] = {}
         self.calls: list[dict[str, Any]] = []
         self._cond = threading.Condition()
