@@ -17,16 +17,23 @@ WHERE n <= 20 AND (:watch = '' OR "Watch" = :watch)
 ORDER BY "Watch", "Matched" DESC
 """.strip()
 
-# Written against sightings (every outlet that ran an article). When story clusters land (issue 5),
-# this becomes a query over the stories table.
+# A story is a near-duplicate cluster (crawler/neardup.py); its outlets are every sighting of every
+# article in it, the first-seen one first.
 STORIES_WITH_OUTLETS = """
-SELECT a.title AS "Title", count(DISTINCT si.source_id) AS "Outlets",
-       group_concat(DISTINCT coalesce(s.name, si.source_id)) AS "Outlet names",
-       min(si.seen_at) AS "First seen", max(si.seen_at) AS "Last seen", a.url AS "Link", a.id AS article_id
-FROM sightings si JOIN articles a ON a.id = si.article_id LEFT JOIN sources s ON s.id = si.source_id
-WHERE si.seen_at >= :since
-GROUP BY a.id
-ORDER BY "Outlets" DESC, "Last seen" DESC
+SELECT first.title AS "Title", st.size AS "Copies",
+       (SELECT count(DISTINCT si.source_id) FROM sightings si JOIN articles a ON a.id = si.article_id
+        WHERE a.story_id = st.id) AS "Outlets",
+       coalesce(fs.name, st.first_source_id) AS "First outlet",
+       (SELECT group_concat(name, ', ') FROM (
+            SELECT DISTINCT coalesce(s.name, si.source_id) AS name FROM sightings si
+            JOIN articles a ON a.id = si.article_id LEFT JOIN sources s ON s.id = si.source_id
+            WHERE a.story_id = st.id ORDER BY si.seen_at)) AS "Outlet names",
+       st.first_seen_at AS "First seen", st.last_seen_at AS "Last seen", first.url AS "Link",
+       st.id AS story_id
+FROM stories st JOIN articles first ON first.id = st.first_article_id
+LEFT JOIN sources fs ON fs.id = st.first_source_id
+WHERE st.last_seen_at >= :since
+ORDER BY "Outlets" DESC, st.last_seen_at DESC
 LIMIT 200
 """.strip()
 
@@ -85,7 +92,8 @@ def metadata(db: str) -> dict:
                 },
                 "stories_with_outlets": {
                     "title": "Stories with their outlets",
-                    "description": "Articles with every outlet that ran them, most widely carried first. "
+                    "description": "Stories (an article and its copies, near-duplicates included) with every "
+                                   "outlet that ran them, the first one first; most widely carried first. "
                                    "since: an ISO date such as 2025-06-01.",
                     "sql": STORIES_WITH_OUTLETS, "params": ["since"],
                 },
