@@ -135,10 +135,6 @@ def _language(v):
     raise ValueError(f"{v!r} is not a language tag (one of {', '.join(LANGUAGE_TAGS)})")
 
 
-def _languages(v):
-    return tuple(_language(x) for x in _str_list(v))
-
-
 def _check_urls(values: dict, file: Path, where: str) -> None:
     """Every feed and sitemap URL is http(s); the error names the item (``sources[1].feeds[1]``)."""
     for name in ("feeds", "sitemaps"):

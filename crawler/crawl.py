@@ -8,13 +8,12 @@ most one cycle: the daemon starts a child process per cycle.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from . import dates, dedup
 from .config import Config
@@ -47,23 +46,6 @@ class FeedPlan:
     @property
     def request_url(self) -> str:
         return self.fetch_url or self.url
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None when absent
-    or unreadable (the ordinary backoff applies then)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass
@@ -203,7 +185,7 @@ class CrawlSession:
     def _http_error(self, feed_url: str, state, status: int, headers: dict[str, str]) -> None:
         if status in (429, 503):
             now = utcnow()
-            wait = retry_after_seconds(headers.get("retry-after"), now)
+            wait = dates.retry_after_seconds(headers.get("retry-after"), now)
             detail = "no Retry-After" if wait is None else f"Retry-After {wait:.0f} s"
             if wait is not None and wait > MAX_BACKOFF:
                 detail += f", capped at {MAX_BACKOFF:.0f} s"

@@ -115,3 +115,20 @@ def clamp_future(published: str | None, fetched: str) -> tuple[str | None, str |
     if when is None or now is None or when <= now + FUTURE_SLACK:
         return published, None
     return fetched, f"future date {published} clamped to fetch time"
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None when absent
+    or unreadable (the ordinary backoff applies then)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())

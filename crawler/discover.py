@@ -19,12 +19,11 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
-from . import dates
 from .config import LANGUAGE_TAGS
 from .errors import ParseError
 from .extract import decode_html, guess_language, reconcile_language
 from .fetch import fetch
-from .listing import looks_like_article, parse_listing
+from .listing import parse_listing
 from .parse import parse_feed
 from .sitemap import parse_sitemap, same_site, select
 from .store import utcnow

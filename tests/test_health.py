@@ -13,7 +13,8 @@ import pytest
 from conftest import SEED, cli, crawl_once, write_config
 
 from crawler import config as config_mod
-from crawler.crawl import CrawlSession, retry_after_seconds
+from crawler.crawl import CrawlSession
+from crawler.dates import retry_after_seconds
 from crawler.store import Store, iso
 
 FEED_URL = "http://127.0.0.1:9/feed.xml"

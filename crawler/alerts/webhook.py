@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import functools
 import hashlib
 import hmac
@@ -45,11 +44,13 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
 
 from .. import netpolicy
+from ..dates import retry_after_seconds
 from ..errors import ChannelGoneError, PermanentAlertError, PolicyError, RetryableAlertError
 from . import render
 
@@ -155,22 +156,6 @@ def _secrets(channel) -> list[tuple[str, str]]:
     return out
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None when absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _snippet(response: httpx.Response) -> str:
     data = b""
     try:
@@ -197,7 +182,7 @@ def _outcome(channel, response: httpx.Response) -> None:
             f"(redirects are not followed; configure the final URL)", channel=name)
     if status in (408, 429) or 500 <= status < 600:
         err = RetryableAlertError(f"{url}: HTTP {status}{_snippet(response)}", channel=name)
-        err.retry_after = _retry_after(response.headers.get("retry-after"))
+        err.retry_after = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
         raise err
     if status == 410:
         raise ChannelGoneError(f"{url}: HTTP 410 Gone: the receiver is gone; remove or "
