@@ -25,6 +25,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from . import feedfast
 from .errors import ParseError
 from .models import FeedEntry, ParsedFeed
 
@@ -273,12 +274,16 @@ def parse_feed(
     response_headers = {str(k).lower(): str(v) for k, v in headers.items()}
     response_headers["content-location"] = url
     _drop_wrong_charset(response_headers, body)
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    # Simple, well-formed UTF-8 RSS 2.0 / Atom is read by lxml (same results, ~10x faster);
+    # anything else, or anything odd, goes to feedparser.
+    parsed = feedfast.parse(body, response_headers, url)
+    if parsed is None:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
 
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(problem, _BENIGN_BOZO):
