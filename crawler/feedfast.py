@@ -65,6 +65,7 @@ _ATOM_FIELDS = {
 _TEXT_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html", "text/plain": "text/plain",
                "text/html": "text/html"}
 
+_C1 = re.compile("[\x80-\x9f]")
 _ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")
 # feedparser's e-mail pattern for RSS authors (mixin._sync_author_detail)
 _EMAIL = re.compile(r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"""
@@ -154,12 +155,15 @@ def _text(el) -> str:
 
 
 def _repair(value: str) -> str:
-    # the same two repairs feedparser's pop() applies to every value of a UTF-8 document
+    # the same two repairs feedparser's pop() applies to every value of a UTF-8 document; both
+    # are no-ops on ASCII, and translate() looks up every character: only run them when needed
+    if value.isascii():
+        return value
     try:
         value = value.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
-    return value.translate(_cp1252)
+    return value.translate(_cp1252) if _C1.search(value) else value
 
 
 def _feed_title(parent, tag) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import html
 import io
+import re
 import time
 import unicodedata
 from collections.abc import Mapping
@@ -23,7 +24,6 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.etree
-import lxml.html
 
 from . import feedfast
 from .errors import ParseError
@@ -46,7 +46,9 @@ _BREAKING_TAGS = frozenset(
 )
 _DROPPED_TAGS = frozenset(("script", "style", "noscript", "template", "iframe", "object"))
 # C0/C1 control characters (and DEL) lxml refuses or that have no business in text
-_CONTROL = {c: " " for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}
+# the same replacement as a regex: str.translate with a dict looks up every character and was
+# the largest single cost of parsing a feed with full-text items
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def looks_like_html(body: bytes) -> bool:
@@ -110,7 +112,7 @@ def html_to_text(fragment: str | None) -> str:
         text = _flatten(text)
         if "<" not in text or not _has_tag(text):
             break
-    return " ".join(text.translate(_CONTROL).split())
+    return " ".join(_CONTROL_RE.sub(" ", text).split())
 
 
 def _has_tag(text: str) -> bool:
@@ -119,16 +121,13 @@ def _has_tag(text: str) -> bool:
 
 
 def _flatten(markup: str) -> str:
-    markup = markup.translate(_CONTROL)
+    markup = _CONTROL_RE.sub(" ", markup)
     if "<" not in markup:
         return html.unescape(markup)
     try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
-        parts: list[str] = []
-        _collect(root, parts)
+        text = _text_of(_parse_fragment(markup))
     except (lxml.etree.ParserError, ValueError, RecursionError):
         return _flatten_slowly(markup)
-    text = "".join(parts)
     if not text.strip():
         # libxml2 gives up silently on nesting deeper than 256 elements
         return _flatten_slowly(markup)
@@ -167,24 +166,35 @@ def _flatten_slowly(markup: str) -> str:
     return "".join(collector.parts)
 
 
-def _collect(el, parts: list[str]) -> None:
-    tag = el.tag if isinstance(el.tag, str) else ""
-    if tag.lower() in _DROPPED_TAGS or not isinstance(el.tag, str):
-        # comments / processing instructions / scripts: keep only what follows them
-        if el.tail:
-            parts.append(el.tail)
-        return
-    breaking = tag.lower() in _BREAKING_TAGS
-    if breaking:
-        parts.append(" ")
-    if el.text:
-        parts.append(el.text)
-    for child in el:
-        _collect(child, parts)
-    if breaking:
-        parts.append(" ")
-    if el.tail:
-        parts.append(el.tail)
+# A plain libxml2 HTML parser: lxml.html's own calls back into Python for every element it makes
+# (HtmlElement class lookup), which cost more than the parsing itself on full-text feeds.
+_HTML_PARSER = lxml.etree.HTMLParser()
+_FULL_HTML = re.compile(r"^\s*<(?:html|!doctype)", re.IGNORECASE)
+
+
+def _parse_fragment(markup: str):
+    """The <body> of ``markup`` parsed as lxml.html.fragment_fromstring would parse it."""
+    if not _FULL_HTML.match(markup):
+        markup = f"<html><body>{markup}</body></html>"
+    doc = lxml.etree.fromstring(markup, _HTML_PARSER)
+    if doc is None:
+        raise lxml.etree.ParserError("Document is empty")
+    body = doc.find("body")
+    if body is None:
+        raise lxml.etree.ParserError("no body")
+    return body
+
+
+def _text_of(root) -> str:
+    """The text of a parsed fragment, with a space at the edges of block elements and without
+    scripts and styles. lxml does the walking (strip_elements, iter, itertext skip comments and
+    processing instructions but keep what follows them): a Python walk over every element cost
+    more than parsing a full-text feed."""
+    lxml.etree.strip_elements(root, *_DROPPED_TAGS, with_tail=False)
+    for el in root.iter(*_BREAKING_TAGS):
+        el.text = " " + (el.text or "")
+        el.tail = " " + (el.tail or "")
+    return "".join(root.itertext())
 
 
 def _iso_utc(struct: time.struct_time | None) -> str | None:
@@ -199,7 +209,7 @@ def _iso_utc(struct: time.struct_time | None) -> str | None:
 def _clean_line(value: str | None) -> str:
     if not value:
         return ""
-    return " ".join(unicodedata.normalize("NFC", value).translate(_CONTROL).split())
+    return " ".join(_CONTROL_RE.sub(" ", unicodedata.normalize("NFC", value)).split())
 
 
 def _entry_url(entry, feed_url: str) -> str | None:
