@@ -261,7 +261,9 @@ def _rss_item(item, base: str) -> dict:
         _guid(entry, fields["guid"], base)
     if "description" in fields:
         entry["summary"] = _text(fields["description"])
-    if "content" in fields:
+    if "content" in fields and not entry.get("summary", "").strip():
+        # full text is read only when there is no description to summarise the item: parse_feed
+        # would not look at it otherwise, and it is most of a feed's bytes
         value = _text(fields["content"])
         entry["content"] = [{"value": value}]
         entry.setdefault("summary", value)
@@ -302,7 +304,7 @@ def _atom_entry(item, base: str) -> dict:
     if "summary" in fields:
         _atom_type(fields["summary"])
         entry["summary"] = _text(fields["summary"])
-    if "content" in fields:
+    if "content" in fields and not entry.get("summary", "").strip():
         _atom_type(fields["content"])
         value = _text(fields["content"])
         entry["content"] = [{"value": value}]
