@@ -66,6 +66,7 @@ _TEXT_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html", "t
                "text/html": "text/html"}
 
 _C1 = re.compile("[\x80-\x9f]")
+_BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
 _ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")
 # feedparser's e-mail pattern for RSS authors (mixin._sync_author_detail)
 _EMAIL = re.compile(r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"""
@@ -96,7 +97,7 @@ def _parse(body: bytes, headers: Mapping[str, str], url: str) -> dict | None:
     # a DTD, entity declarations or xml:base: feedparser's business (and the safe path for them)
     if b"<!DOCTYPE" in head or b"<!ENTITY" in body or b"xml:base" in body:
         return None
-    body.decode("utf-8")  # UnicodeError: not ours
+    # no separate UTF-8 check: libxml2 refuses invalid bytes in a UTF-8 document (XMLSyntaxError)
     root = etree.fromstring(body, etree.XMLParser(**_PARSER_OPTIONS))
     if root.tag == "rss" and root.get("version", "").strip() in ("2.0", "2.0.1", "2.00"):
         channel = _only(root, "channel")
@@ -151,7 +152,8 @@ def _text(el) -> str:
     """feedparser's value of a text element: stripped, cp1252 and double-UTF-8 repaired."""
     if len(el):
         raise _NotSimple("markup inside a text element")  # feedparser re-serialises it
-    return _repair((el.text or "").strip())
+    text = el.text
+    return _repair(text.strip()) if text else ""
 
 
 def _repair(value: str) -> str:
@@ -159,10 +161,11 @@ def _repair(value: str) -> str:
     # are no-ops on ASCII, and translate() looks up every character: only run them when needed
     if value.isascii():
         return value
-    try:
-        value = value.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
+    if not _BEYOND_LATIN1.search(value):  # (Cyrillic text cannot be Latin-1-encoded: skip the try)
+        try:
+            value = value.encode("iso-8859-1").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     return value.translate(_cp1252) if _C1.search(value) else value
 
 
@@ -177,9 +180,7 @@ def _feed_title(parent, tag) -> str:
 def _fields(item, table: dict) -> dict:
     """Map children to our field names; refuse anything unknown or repeated."""
     out: dict[str, list] = {}
-    for child in item:
-        if not isinstance(child.tag, str):
-            continue  # comments
+    for child in item.iterchildren(etree.Element):  # elements only: comments and PIs skipped
         field = table.get(child.tag)
         if field is None and not _harmless(child):
             raise _NotSimple(f"item child {child.tag}")
