@@ -14,7 +14,8 @@ from bench.common import ROOT, cpu_children
 
 
 def write_config(directory: Path, feed_urls: list[str], *, interval: str | list[str] = "15m", tick: str = "30s",
-                 channels: dict | None = None, watch_channels: list[str] | None = None) -> Path:
+                 channels: dict | None = None, watch_channels: list[str] | None = None,
+                 keywords: list[str] | None = None) -> Path:
     """One source per feed (``o0``, ``o1``...), all on loopback, no politeness delay (the outlets are ours)."""
     directory.mkdir(parents=True, exist_ok=True)
     settings = {
@@ -29,7 +30,7 @@ def write_config(directory: Path, feed_urls: list[str], *, interval: str | list[
     intervals = interval if isinstance(interval, list) else [interval]
     sources = [{"id": f"o{n}", "name": f"Outlet {n}", "languages": ["ru"], "interval": intervals[n % len(intervals)],
                 "feeds": [url]} for n, url in enumerate(feed_urls)]
-    watches = [{"id": "migrants", "name": "Migrant workers", "keywords": ["мигранты", "трудовых мигрантов", "граница"],
+    watches = [{"id": "migrants", "name": "Migrant workers", "keywords": keywords or ["мигранты", "трудовых мигрантов", "граница"],
                 "channels": watch_channels or []}]
     for name, data in (("settings.yaml", settings), ("sources.yaml", {"sources": sources}),
                        ("watches.yaml", {"watches": watches})):

@@ -16,7 +16,7 @@ from .. import alerts
 from ..config import Config
 from ..errors import AlertError, PermanentAlertError
 from ..logs import event
-from ..store import Store, utcnow
+from ..store import Store
 
 
 @dataclass
@@ -33,7 +33,7 @@ def dispatch_pending(config: Config, store: Store, *, stop: threading.Event | No
     base = settings.alerts["retry_base"]
     for alert in store.claim_due_alerts():
         if stop is not None and stop.is_set():
-            store.mark_attempt_failed(alert.id, "interrupted by shutdown", retry_at=utcnow())
+            store.mark_attempt_failed(alert.id, "interrupted by shutdown", retry_at=store.clock())
             continue
         channel = settings.channels.get(alert.channel)
         try:
@@ -49,7 +49,7 @@ def dispatch_pending(config: Config, store: Store, *, stop: threading.Event | No
                       attempts=attempts, error=str(exc))
             else:
                 delay = base * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
-                store.mark_attempt_failed(alert.id, str(exc), retry_at=utcnow() + timedelta(seconds=delay))
+                store.mark_attempt_failed(alert.id, str(exc), retry_at=store.clock() + timedelta(seconds=delay))
                 result.retrying += 1
                 event("alert_retry", 30, channel=alert.channel, alert_id=alert.id, stage="alert",
                       attempts=attempts, retry_in=int(delay), error=str(exc))
