@@ -87,7 +87,9 @@ class FeedMaker:
 
     def page(self, n: int, k: int) -> bytes:
         rng = random.Random(n * 7_919 + k)
-        text = "".join(f"<p>{rng.choice(self.pool)} {rng.choice(self.pool)}</p>" for _ in range(4))
+        # "newswatch" in every article: the latency benchmark's watch matches each new one
+        text = "".join(f"<p>{'newswatch: ' if i == 0 else ''}{rng.choice(self.pool)} {rng.choice(self.pool)}</p>"
+                       for i in range(4))
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>Article {k}</title></head><body>"
                 f"<nav><a href='/'>Home</a></nav><article><h1>Article {n}/{k}</h1>{text}</article>"
                 f"<footer>Outlet {n}</footer></body></html>").encode("utf-8")
