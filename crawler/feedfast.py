@@ -93,9 +93,8 @@ def parse(body: bytes, headers: Mapping[str, str], url: str) -> dict | None:
 def _parse(body: bytes, headers: Mapping[str, str], url: str) -> dict | None:
     if not _utf8_declared(body, headers.get("content-type", "")):
         return None
-    head = body[:4096]
     # a DTD, entity declarations or xml:base: feedparser's business (and the safe path for them)
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in body or b"xml:base" in body:
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body or b"xml:base" in body:
         return None
     # no separate UTF-8 check: libxml2 refuses invalid bytes in a UTF-8 document (XMLSyntaxError)
     root = etree.fromstring(body, etree.XMLParser(**_PARSER_OPTIONS))

@@ -418,6 +418,9 @@ SHAPES = [
     ("unknown extension (yandex:full-text)", _rss("<item><title>T</title><yandex:full-text>Весь текст</yandex:full-text>"
                                                  "</item>", 'xmlns:yandex="http://news.yandex.ru"'), True),
     ("comment in a title", _rss("<item><title>A<!-- c -->B</title></item>"), False),
+    ("processing instruction in a title", _rss("<item><title>A<?x y?>B</title><link>/l</link></item>"), True),
+    ("DOCTYPE after a long comment", _rss(ITEM).replace(b"<rss", b"<!--" + b"x" * 5000 + b"--><!DOCTYPE rss><rss"),
+     False),
     ("media:title may rename the item", _rss("<item><title>T</title><media:title>M</media:title></item>"), False),
     ("itunes:summary may replace the description", _rss(
         '<item><title>T</title><itunes:summary>S</itunes:summary></item>',
