@@ -112,8 +112,13 @@ class CrawlSession:
                                            body_hash=body_hash)
             event("feed_unchanged", source_id=source_id, url=feed_url, stage="fetch")
             return []
+        def known(guid: str | None, url: str | None) -> bool:
+            # stored entries are not even converted to text (most of a changed feed)
+            return self.store.seen(source_id, dedup.entry_key(guid, url), dedup.canonical_url(url) if url else None)
+
         try:
-            parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items)
+            parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items,
+                                known=known)
         except ParseError as exc:
             self.feed_failed(feed_url, "parse", exc.detail, status)
             return []
@@ -127,8 +132,8 @@ class CrawlSession:
                 continue
             keys.add(key)
             new.append(entry)
-        event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
-              new=len(new))
+        event("feed_polled", source_id=source_id, url=feed_url, stage="parse",
+              entries=len(parsed.entries) + parsed.known, new=len(new))
         # Validators are saved only once every new entry is stored, so a cycle cut short re-reads
         # the feed next time instead of skipping entries it never got to.
         self._progress[feed_url] = _FeedProgress(source_id, len(new), status, etag, last_modified, body_hash)

@@ -176,24 +176,44 @@ def _feed_title(parent, tag) -> str:
     return ""
 
 
-def _fields(item, table: dict) -> dict:
-    """Map children to our field names; refuse anything unknown or repeated."""
+def _fields(item, table: dict, nested: frozenset = frozenset()) -> dict:
+    """Map children to our field names; refuse anything unknown, repeated, or holding markup where
+    feedparser would re-serialise it. Everything that can send a feed to feedparser is decided
+    here, before any entry is handed out."""
     out: dict[str, list] = {}
     for child in item.iterchildren(etree.Element):  # elements only: comments and PIs skipped
         field = table.get(child.tag)
         if field is None and not _harmless(child):
             raise _NotSimple(f"item child {child.tag}")
+        if len(child) and field not in nested:
+            # markup in a text field, or a skipped element with children (media:content holding a
+            # media:title): feedparser would read those children
+            raise _NotSimple(f"markup inside {child.tag}")
         if field is None or field == "-":
-            if len(child):
-                # a skipped element with children (media:content holding a media:title): its
-                # children could still reach feedparser handlers
-                raise _NotSimple(f"markup inside {child.tag}")
             continue
         out.setdefault(field, []).append(child)
     for field, elements in out.items():
         if len(elements) > 1:
             raise _NotSimple(f"repeated {field}")
     return {k: v[0] for k, v in out.items()}
+
+
+class _Entry:
+    """A feedparser-shaped entry (read with ``.get``) whose guid and link are known at once and whose
+    other fields are read from the tree on first use. parse_feed asks every entry for its guid and
+    link, and the rest only of entries it converts: in a changed feed, the new ones."""
+
+    __slots__ = ("_ids", "_rest", "_fill")
+
+    def __init__(self, ids: dict, fill):
+        self._ids, self._rest, self._fill = ids, None, fill
+
+    def get(self, key, default=None):
+        if key in ("id", "link"):
+            return self._ids.get(key, default)
+        if self._rest is None:
+            self._rest = self._fill()
+        return self._rest.get(key, default)
 
 
 def _harmless(child) -> bool:
@@ -246,31 +266,39 @@ def _dates(entry: dict, fields: dict) -> None:
             entry[name + "_parsed"] = _parse_date(_text(fields[name]))
 
 
-def _rss_item(item, base: str) -> dict:
-    fields = _fields(item, _RSS_FIELDS)
-    entry: dict = {}
-    if "title" in fields:
-        entry["title"] = _text(fields["title"])
-    if "link" in fields:
-        _text(fields["link"])  # no markup inside
-        raw = (fields["link"].text or "").strip()
-        link = _repair(_urljoin(base, raw)) if raw else ""
-        # feedparser's repair of query strings taken for entity references ("?a=1&b;=2")
-        entry["link"] = _ENTITY_LIKE.sub(r"&\g<1>", link.replace("&amp;", "&"))
-    if "guid" in fields:
-        _guid(entry, fields["guid"], base)
-    if "description" in fields:
-        entry["summary"] = _text(fields["description"])
+def _summary(entry: dict, fields: dict, summary_field: str) -> None:
+    if summary_field in fields:
+        entry["summary"] = _text(fields[summary_field])
     if "content" in fields and not entry.get("summary", "").strip():
         # full text is read only when there is no description to summarise the item: parse_feed
         # would not look at it otherwise, and it is most of a feed's bytes
         value = _text(fields["content"])
         entry["content"] = [{"value": value}]
         entry.setdefault("summary", value)
-    if "author" in fields:
-        _author(entry, _text(fields["author"]))
-    _dates(entry, fields)
-    return entry
+
+
+def _rss_item(item, base: str) -> _Entry:
+    fields = _fields(item, _RSS_FIELDS)
+    ids: dict = {}
+    if "link" in fields:
+        raw = (fields["link"].text or "").strip()
+        link = _repair(_urljoin(base, raw)) if raw else ""
+        # feedparser's repair of query strings taken for entity references ("?a=1&b;=2")
+        ids["link"] = _ENTITY_LIKE.sub(r"&\g<1>", link.replace("&amp;", "&"))
+    if "guid" in fields:
+        _guid(ids, fields["guid"], base)
+
+    def fill() -> dict:
+        entry: dict = {}
+        if "title" in fields:
+            entry["title"] = _text(fields["title"])
+        _summary(entry, fields, "description")
+        if "author" in fields:
+            _author(entry, _text(fields["author"]))
+        _dates(entry, fields)
+        return entry
+
+    return _Entry(ids, fill)
 
 
 def _atom_type(el) -> str:
@@ -281,12 +309,19 @@ def _atom_type(el) -> str:
     return _TEXT_TYPES[kind]
 
 
-def _atom_entry(item, base: str) -> dict:
-    fields = _fields(item, dict(_ATOM_FIELDS, **{_A + "link": "-"}))
-    entry: dict = {}
-    if "title" in fields:
-        _atom_type(fields["title"])
-        entry["title"] = _text(fields["title"])
+def _atom_entry(item, base: str) -> _Entry:
+    fields = _fields(item, dict(_ATOM_FIELDS, **{_A + "link": "-"}), nested=frozenset({"author"}))
+    for name in ("title", "summary", "content"):
+        if name in fields:
+            _atom_type(fields[name])
+    name_el = None
+    if "author" in fields:
+        parts = [c for c in fields["author"].iterchildren(etree.Element)]
+        tags = [c.tag for c in parts]
+        if tags.count(_A + "name") != 1 or set(tags) - {_A + "name", _A + "uri"} or any(len(c) for c in parts):
+            raise _NotSimple("atom author without one name, or with e-mail or extensions")
+        name_el = fields["author"].find(_A + "name")
+    ids: dict = {}
     link = None
     for el in item.iterchildren(_A + "link"):
         href = el.get("href")
@@ -298,23 +333,20 @@ def _atom_entry(item, base: str) -> dict:
         if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
             link = _urljoin(base, href)  # feedparser: the last alternate link wins
     if link is not None:
-        entry["link"] = link
+        ids["link"] = link
     if "guid" in fields:
-        _guid(entry, fields["guid"], base)
-    if "summary" in fields:
-        _atom_type(fields["summary"])
-        entry["summary"] = _text(fields["summary"])
-    if "content" in fields and not entry.get("summary", "").strip():
-        _atom_type(fields["content"])
-        value = _text(fields["content"])
-        entry["content"] = [{"value": value}]
-        entry.setdefault("summary", value)
-    if "author" in fields:
-        parts = [c.tag for c in fields["author"] if isinstance(c.tag, str)]
-        if parts.count(_A + "name") != 1 or set(parts) - {_A + "name", _A + "uri"}:
-            raise _NotSimple("atom author without one name, or with e-mail or extensions")
-        name = _text(fields["author"].find(_A + "name"))
-        entry["author"] = name
-        entry["author_detail"] = {"name": name}
-    _dates(entry, fields)
-    return entry
+        _guid(ids, fields["guid"], base)
+
+    def fill() -> dict:
+        entry: dict = {}
+        if "title" in fields:
+            entry["title"] = _text(fields["title"])
+        _summary(entry, fields, "summary")
+        if name_el is not None:
+            name = _text(name_el)
+            entry["author"] = name
+            entry["author_detail"] = {"name": name}
+        _dates(entry, fields)
+        return entry
+
+    return _Entry(ids, fill)

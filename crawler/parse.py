@@ -19,7 +19,7 @@ import io
 import re
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -303,8 +303,12 @@ def _entry_summary(entry) -> str:
     return _clean_line(html_to_text(summary))
 
 
+def _entry_guid(entry) -> str | None:
+    return (entry.get("id") or "").strip() or None
+
+
 def _to_entry(entry, feed_url: str) -> FeedEntry | None:
-    guid = (entry.get("id") or "").strip() or None
+    guid = _entry_guid(entry)
     url = _entry_url(entry, feed_url)
     title = _clean_line(html_to_text(entry.get("title")))
     summary = _entry_summary(entry)
@@ -328,6 +332,7 @@ def parse_feed(
     *,
     source_id: str | None = None,
     max_items: int = 500,
+    known: Callable[[str | None, str | None], bool] | None = None,
 ) -> ParsedFeed:
     """Parse a fetched feed into plain-text entries.
 
@@ -335,6 +340,12 @@ def parse_feed(
     redirects, used to resolve relative links. At most ``max_items`` entries are kept, in feed
     order. Raises ParseError for an HTML page, an empty body, or XML too broken to yield any
     entry; a feed that is broken but still yields entries comes back with ``warning`` set.
+
+    ``known(guid, url)``, when given, says whether the caller already has the entry with that guid
+    (or, without one, that URL): such entries are left out of ``entries`` unconverted (no
+    HTML-to-text, no dates) and counted in ``ParsedFeed.known``; they still count towards
+    ``max_items``. In a changed feed most entries are known, and converting them was most of the
+    cost of parsing it.
     """
     if not body or not body.strip():
         raise ParseError("not a feed (empty body)", source_id=source_id, url=url)
@@ -367,14 +378,20 @@ def parse_feed(
         raw_entries.pop()
 
     entries: list[FeedEntry] = []
+    skipped = 0
     for raw in raw_entries:
-        if len(entries) >= max_items:
+        if len(entries) + skipped >= max_items:
             break
+        if known is not None:
+            guid, link = _entry_guid(raw), _entry_url(raw, url)
+            if (guid or link) and known(guid, link):
+                skipped += 1
+                continue
         entry = _to_entry(raw, url)
         if entry is not None:
             entries.append(entry)
 
-    if not entries:
+    if not entries and not skipped:
         if problem is not None:
             raise ParseError(f"malformed XML: {_describe(problem)}", source_id=source_id, url=url)
         if not parsed.get("version"):
@@ -382,7 +399,7 @@ def parse_feed(
                 "not a feed (no RSS, Atom or JSON Feed root element)", source_id=source_id, url=url
             )
     warning = f"malformed XML: {_describe(problem)}" if problem is not None else None
-    return ParsedFeed(title=_feed_title(parsed), entries=entries, warning=warning)
+    return ParsedFeed(title=_feed_title(parsed), entries=entries, warning=warning, known=skipped)
 
 
 def _last_entry_cut_off(body: bytes) -> bool:

@@ -476,3 +476,47 @@ def test_fast_path_never_expands_entities_or_reads_a_dtd(monkeypatch, tmp_path):
     root = lxml.etree.fromstring(laughs, lxml.etree.XMLParser(**feedfast._PARSER_OPTIONS))
     assert "top secret" not in lxml.etree.tostring(root, encoding="unicode")
     assert "aaaaaaaaaa" not in "".join(root.itertext())
+
+
+# --- known entries (what the crawl already stored) are left out unconverted ----------------------
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "feedparser"])
+def test_known_entries_are_left_out_and_counted(monkeypatch, fast):
+    from crawler import feedfast
+
+    if not fast:
+        monkeypatch.setattr(feedfast, "parse", lambda *args: None)
+    body = fixture("rss20-ru.xml")
+    everything = parse_feed(body, RSS_HEADERS, FEED_URL)
+    asked = []
+
+    def known(guid, url):
+        asked.append((guid, url))
+        return guid == "news-example-kg-48213"  # the first item
+
+    partial = parse_feed(body, RSS_HEADERS, FEED_URL, known=known)
+    assert partial.entries == everything.entries[1:]
+    assert partial.known == 1 and everything.known == 0
+    assert asked == [(e.guid, e.url) for e in everything.entries]
+
+
+def test_known_entries_count_towards_max_items_and_are_never_converted(monkeypatch):
+    from crawler import parse
+
+    converted = []
+    real = parse._to_entry
+    monkeypatch.setattr(parse, "_to_entry", lambda raw, url: converted.append(1) or real(raw, url))
+    body = corpus("large-rss.xml")
+    feed = parse_feed(body, {}, "https://example.org/feed/", max_items=10, known=lambda guid, url: True)
+    assert feed.entries == [] and feed.known == 10 and converted == []
+    feed = parse_feed(body, {}, "https://example.org/feed/", max_items=10,
+                      known=lambda guid, url: not url.endswith("using-vale-with-vim.html"))
+    assert [e.url for e in feed.entries] == ["https://dustri.org/b/using-vale-with-vim.html"]
+    assert feed.known == 9 and len(converted) == 1
+
+
+def test_an_entry_without_guid_or_link_is_never_taken_for_known():
+    body = _rss("<item><title>Only a title</title></item><item><title>T</title><link>/a</link></item>")
+    feed = parse_feed(body, RSS_HEADERS, FEED_URL, known=lambda guid, url: True)
+    assert [e.title for e in feed.entries] == ["Only a title"] and feed.known == 1
