@@ -520,3 +520,85 @@ def test_an_entry_without_guid_or_link_is_never_taken_for_known():
     body = _rss("<item><title>Only a title</title></item><item><title>T</title><link>/a</link></item>")
     feed = parse_feed(body, RSS_HEADERS, FEED_URL, known=lambda guid, url: True)
     assert [e.title for e in feed.entries] == ["Only a title"] and feed.known == 1
+
+
+# --- html_to_text: simple markup is cut out without a parser, with the parser's result ------------
+
+
+def _parser_text(markup: str) -> str:
+    from crawler import parse
+
+    return " ".join(parse._text_of(parse._parse_fragment(markup)).split())
+
+
+def _simple_text(markup: str) -> str | None:
+    from crawler import parse
+
+    text = parse._flatten_simple(markup)
+    return None if text is None else " ".join(text.split())
+
+
+def _nested_fragments(count: int, seed: int = 7) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    words = ["Москва", "a", " ", "\n", "  x  ", "&amp;", "&nbsp;", "&#171;", "&#x41;", "&quot;", "&lt;", "&apos;",
+             "&#150;", "&copy;", "«ё»", "\t", "&hellip;", "a & b", "&nbsp", "1 > 0"]
+    inline = "b i u em strong span a small sup sub s q cite abbr".split()
+    blocks = "p div h1 h2 ul ol blockquote".split()
+
+    def tree(depth, parent):
+        out = []
+        for _ in range(rng.randint(0, 4)):
+            r = rng.random()
+            if r < 0.45 or depth > 4:
+                out.append(rng.choice(words))
+            elif r < 0.55:
+                out.append(rng.choice(["<br>", "<br/>", "<img src='x'>", "<hr>", "</br>", "<!-- c -->"]))
+            else:
+                if parent in ("ul", "ol"):
+                    tag = "li" if rng.random() < 0.9 else "p"
+                elif parent in ("div", "blockquote", "li", None) or rng.random() < 0.05:
+                    tag = rng.choice(inline + blocks)
+                else:
+                    tag = rng.choice(inline)
+                attr = rng.choice(["", ' href="/x?a=1&amp;b=2"', " class=lead", " title='t'", " data-x='a>b'"])
+                ws = rng.choice(["", " ", "\n"])
+                close = f"</{tag}>" if rng.random() < 0.95 else ""
+                out.append(f"{ws}<{tag}{attr}>{tree(depth + 1, tag)}{close}{ws}")
+        return "".join(out)
+
+    return [tree(0, None) for _ in range(count)]
+
+
+def test_simple_markup_path_gives_what_the_parser_gives_on_generated_fragments():
+    taken = 0
+    for markup in _nested_fragments(3000):
+        simple = _simple_text(markup)
+        if simple is not None:
+            taken += 1
+            assert simple == _parser_text(markup), markup
+    assert taken > 1000  # the shortcut is actually taken
+
+
+def test_simple_markup_path_gives_what_the_parser_gives_on_real_feed_html():
+    import lxml.etree
+
+    fragments = [fixture("rss20-ru.xml").decode()]
+    for name in ("large-rss.xml", "large-atom.xml"):
+        root = lxml.etree.fromstring(corpus(name))
+        fragments += [el.text for el in root.iter() if el.text and "<" in el.text]
+    checked = 0
+    for markup in fragments:
+        for piece in [markup] + [markup[i:i + 400] for i in range(0, len(markup), 97)]:
+            simple = _simple_text(piece)
+            if simple is not None:
+                checked += 1
+                assert simple == _parser_text(piece), piece
+    assert checked > 50
+
+
+@pytest.mark.parametrize("markup", ["<p>a</p>b", "<b>a</b> <i>b</i>", "a<br>b", "<ul><li>a</li><li>b</li></ul>",
+                                    "<p>x &amp; y &#171;z&#187;</p>", '<a href="/x?a=1&b=2">link</a> text'])
+def test_common_summaries_take_the_simple_path(markup):
+    assert _simple_text(markup) is not None and _simple_text(markup) == _parser_text(markup)
