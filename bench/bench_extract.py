@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import trafilatura
 
-from bench.common import figure, fundus_pages, info, interleaved, skipped
+from bench.common import CORPUS, figure, fundus_pages, info, interleaved, skipped
 
 MIN_PAGES = 150
 
@@ -77,7 +77,7 @@ def _pool_wall(pages, workers: int) -> float:
 def run(quick: bool) -> dict:
     pages = fundus_pages()
     if len(pages) < MIN_PAGES:
-        return skipped(f"needs {MIN_PAGES} pages from {{corpus}}/fundus-pages, found {len(pages)}")
+        return skipped(f"needs {MIN_PAGES} pages from {CORPUS}/fundus-pages, found {len(pages)}")
     if quick:
         pages = pages[:MIN_PAGES]
     rounds = 1 if quick else 2

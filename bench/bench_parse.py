@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 
-from bench.common import corpus_dir, figure, info, interleaved, skipped
+from bench.common import CORPUS, corpus_dir, figure, info, interleaved, skipped
 from bench.feeds import FeedMaker, sentences
 
 GOAL = 3.0
@@ -94,7 +94,7 @@ def run(quick: bool) -> dict:
     for name in ("large-rss.xml", "large-atom.xml"):
         folder = corpus_dir("feeds")
         if folder is None or not (folder / name).exists():
-            out[f"corpus_{name}"] = info("skipped", note="corpus feeds absent")
+            out[f"corpus_{name.removesuffix('.xml').replace('-', '_')}"] = info("skipped", note=f"no {name} in {CORPUS}/feeds")
             continue
         body = (folder / name).read_bytes()
         bodies = [body + f"<!-- {i} -->".encode() for i in range(count)]

@@ -1,7 +1,7 @@
 """Figure 4: storage. Insert rate and full-text query p95 at 10k and 100k articles (1M with
 ``--full``), and database bytes per article.
 
-Articles of real Russian news sentences (~3 KB of UTF-8 text each; made-up words when the corpus is
+Articles of real Russian news sentences (~3.7 KB of UTF-8 text each; made-up words when the corpus is
 absent) go through ``Store.add_article`` -- the crawl's own path with its three duplicate checks,
 the FTS5 triggers and the sighting row -- in transactions of 500, into one database that grows from
 one size to the next; each insert rate is that of its own stretch. Queries go through
