@@ -208,12 +208,22 @@ class _Entry:
     def __init__(self, ids: dict, fill):
         self._ids, self._rest, self._fill = ids, None, fill
 
-    def get(self, key, default=None):
+    def _fields_for(self, key) -> dict:
         if key in ("id", "link"):
-            return self._ids.get(key, default)
+            return self._ids
         if self._rest is None:
             self._rest = self._fill()
-        return self._rest.get(key, default)
+        return self._rest
+
+    def get(self, key, default=None):
+        return self._fields_for(key).get(key, default)
+
+    # the rest of the mapping protocol parse.py might use, as on a FeedParserDict
+    def __getitem__(self, key):
+        return self._fields_for(key)[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self._fields_for(key)
 
 
 def _harmless(child) -> bool:
