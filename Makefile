@@ -32,8 +32,13 @@ demo: $(VENV)/.installed-app
 check-config: $(VENV)/.installed-app
 	$(BIN)/newswatch --config config check-config
 
-bench: $(VENV)/.installed-test
-	$(BIN)/python -m bench
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed-app
+
+# Figures into bench/results.json (~5 min; `make bench BENCH_ARGS=--quick` for a smaller run).
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -74,8 +74,10 @@ def check_config(ctx):
 @click.option("--no-dispatch", is_flag=True, help="Store and queue alerts but do not send them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--log-summary", is_flag=True, hidden=True, help="Log the summary as one event (the daemon's child).")
+@click.option("--now", "now", default=None, hidden=True, metavar="ISO",
+              help="Take this UTC time as now for due-ness and feed state (benchmarks simulate hours this way).")
 @click.pass_context
-def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
+def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary, now):
     """Poll sources once, store new articles, send alerts, print a summary.
 
     \b
@@ -88,7 +90,13 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary):
 
     cfg = _load(ctx)
     started = utcnow()
-    store = Store(cfg.database_path)
+    if now is not None:
+        from datetime import UTC, datetime
+
+        fixed = datetime.fromisoformat(now.replace("Z", "+00:00")).astimezone(UTC)
+        store = Store(cfg.database_path, clock=lambda: fixed)
+    else:
+        store = Store(cfg.database_path)
     if source_ids:
         ids = [cfg.source(i).id for i in source_ids]
     elif due:

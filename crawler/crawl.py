@@ -243,6 +243,9 @@ class CrawlSession:
             event("feed_unchanged", source_id=source_id, url=feed_url, stage="fetch")
             self._health(source_id)
             return []
+        # parse_feed(known=) could skip converting stored entries, but an edit is noticed by comparing
+        # a stored entry's title/summary/dates with the feed's (see _feed_response below), so every
+        # entry is converted.
         try:
             parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items,
                                 timezone=self.sources[source_id].timezone)

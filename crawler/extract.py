@@ -201,6 +201,9 @@ _EN_WORDS = frozenset(
 _UZ_APOS = re.compile(r"[og][ʻ'‘’`]", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+(?:[ʻʼ'‘’`][^\W\d_]+)*")
 _SAMPLE = 20000
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_ASCII_LETTER = re.compile("[A-Za-z]")
+_MARKERS = _KK | _KY | _TG | _UZ_CYRL | _UK | _TURKIC
 _MIN_LETTERS = 40
 _RATE = 0.004  # 4 marker letters per 1000 Cyrillic letters: well below real kk/ky/tg/uz text,
 # well above a Russian article quoting a few names (Қасым-Жомарт, Өскемен)
@@ -214,17 +217,14 @@ def guess_language(text: str) -> str | None:
     text that looks neither English nor Uzbek.
     """
     sample = text[:_SAMPLE].lower()
-    cyrillic = latin = turkmen = 0
-    counts: dict[str, int] = {}
-    for char in sample:
-        if "\u0400" <= char <= "\u04ff":
-            cyrillic += 1
-            counts[char] = counts.get(char, 0) + 1
-        elif char.isalpha() and char.isascii():
-            latin += 1
-        elif char in _TK_LETTERS:
-            turkmen += 1
-            latin += 1
+    # Counted with C-level regex and str.count rather than a Python loop over 20,000 characters:
+    # this ran for every stored article and cost ~5% of the extraction pipeline.
+    cyrillic = len(sample) - len(_CYRILLIC.sub("", sample))
+    latin = len(sample) - len(_ASCII_LETTER.sub("", sample))
+    counts = {c: sample.count(c) for c in _MARKERS}
+    # Turkmen Latin letters are Latin letters too (and outside A-Z)
+    turkmen = sum(sample.count(c) for c in _TK_LETTERS)
+    latin += turkmen
     if cyrillic + latin < _MIN_LETTERS:
         return None
     if cyrillic >= latin:

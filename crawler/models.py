@@ -25,6 +25,8 @@ class ParsedFeed:
     entries: list[FeedEntry]
     # feedparser's "bozo" note when the feed was malformed but still yielded entries
     warning: str | None = None
+    # entries left out because the caller already has them (parse_feed's ``known``)
+    known: int = 0
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import json
 import os
 import random
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -252,8 +252,12 @@ class FeedState:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000):
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000,
+                 clock: Callable[[], datetime] = utcnow):
         self.path = Path(path)
+        # "now" for every timestamp and due-ness decision the store makes when the caller gives none;
+        # `newswatch crawl --now` sets it so a benchmark can run an hour of cycles in minutes
+        self.clock = clock
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
@@ -296,7 +300,7 @@ class Store:
     def sync_sources(self, sources: Iterable, now: datetime | None = None) -> None:
         """Make the sources and feeds tables mirror the config. Feeds that left the config stay
         (their articles point at them) but their source is disabled when the source left too."""
-        now = now or utcnow()
+        now = now or self.clock()
         sources = list(sources)
         with self.db.atomic():
             ids = []
@@ -320,7 +324,7 @@ class Store:
             self.db.execute(f"UPDATE sources SET enabled = 0 WHERE id NOT IN ({marks})", ids)
 
     def due_sources(self, now: datetime | None = None) -> list[str]:
-        now = now or utcnow()
+        now = now or self.clock()
         rows = self.db.execute(
             """SELECT DISTINCT s.id FROM sources s JOIN feeds f ON f.source_id = s.id
                WHERE s.enabled = 1 AND f.gone_at IS NULL AND (f.next_check_at IS NULL OR f.next_check_at <= ?)
@@ -344,7 +348,7 @@ class Store:
     def record_feed_success(self, url: str, *, status: int, etag: str | None, last_modified: str | None,
                             body_hash: str | None, now: datetime | None = None) -> None:
         """The feed was fetched and every entry in it handled: keep its validators for the next poll."""
-        now = now or utcnow()
+        now = now or self.clock()
         next_check = now + timedelta(seconds=self._interval(url))
         self.db.execute(
             """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, last_status = ?,
@@ -359,7 +363,7 @@ class Store:
         from the source's interval with ±20 % jitter (so feeds that failed together do not return
         together), capped at one day; a ``retry_after`` (seconds, from a 429/503) pushes it later,
         also at most a day. ``gone`` (410) takes the feed out of scheduled polls."""
-        now = now or utcnow()
+        now = now or self.clock()
         row = self.db.execute("SELECT consecutive_errors FROM feeds WHERE url = ?", [url]).fetchone()
         errors = (row[0] if row else 0) + 1
         delay = min(self._interval(url) * (2 ** min(errors - 1, 16)) * random.uniform(0.8, 1.2), MAX_BACKOFF)
@@ -437,7 +441,7 @@ class Store:
 
         ``digests`` maps (watch, channel) to hourly/daily: such rows are held until their period
         ends. ``hold="storm"`` holds every row for the storm digest."""
-        now = now or utcnow()
+        now = now or self.clock()
         queued = []
         for m in matches:
             self.db.execute(
@@ -473,7 +477,15 @@ class Store:
             "SELECT id, source_id, title, url, published_at, language, summary_only, length(text) AS chars "
             "FROM articles ORDER BY id DESC LIMIT ?", [limit]))
 
-    def search(self, query: str, limit: int = 20) -> list[dict]:
+    def search(self, query: str, limit: int = 20, *, newest_first: bool = False) -> list[dict]:
+        """Articles matching an FTS5 query (id, title, url): best match first (bm25), or with
+        ``newest_first`` the most recently stored first. Ranking reads every match -- a common word
+        in a million articles takes ~0.5 s -- while newest-first stops after ``limit`` matches and
+        costs the same at any archive size (make bench: storage)."""
+        if newest_first:
+            return list(self.db.query(
+                """SELECT a.id, a.title, a.url FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+                   WHERE articles_fts MATCH ? ORDER BY articles_fts.rowid DESC LIMIT ?""", [query, limit]))
         return list(self.db["articles"].search(query, limit=limit, columns=["id", "title", "url"]))
 
     # ------------------------------------------------------------------ outbox
@@ -502,7 +514,7 @@ class Store:
                      matches=matches, created_at=row["created_at"])
 
     def mark_sent(self, alert_id: str, now: datetime | None = None) -> None:
-        now = now or utcnow()
+        now = now or self.clock()
         self.db.execute("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, "
                         "last_error = NULL WHERE id = ?", [iso(now), alert_id])
 
@@ -535,14 +547,14 @@ class Store:
         channel_disabled, ...)."""
         cur = self.db.execute(
             "INSERT INTO notices (kind, source_id, channel, message, created_at) VALUES (?, ?, ?, ?, ?)",
-            [kind, source_id, channel, message, iso(now or utcnow())])
+            [kind, source_id, channel, message, iso(now or self.clock())])
         return cur.lastrowid
 
     def unsent_notices(self, limit: int = 100) -> list[dict]:
         return list(self.db.query("SELECT * FROM notices WHERE sent_at IS NULL ORDER BY id LIMIT ?", [limit]))
 
     def mark_notice_sent(self, notice_id: int, now: datetime | None = None) -> None:
-        self.db.execute("UPDATE notices SET sent_at = ? WHERE id = ?", [iso(now or utcnow()), notice_id])
+        self.db.execute("UPDATE notices SET sent_at = ? WHERE id = ?", [iso(now or self.clock()), notice_id])
 
     # ------------------------------------------------------------------ watches backfill (issue 4)
     def iter_articles(self, *, since: str | None = None, batch: int = 500) -> Iterator[dict]:
@@ -567,7 +579,7 @@ class Store:
     # ------------------------------------------------------------------ operations (issue 8): daemon state,
     # cycle records, status, export, prune
     def daemon_started(self, pid: int, host: str, tick: float, now: datetime | None = None) -> None:
-        now = iso(now or utcnow())
+        now = iso(now or self.clock())
         self.db.execute(
             """INSERT INTO daemon (id, pid, host, started_at, heartbeat_at, stopped_at, tick)
                VALUES (1, ?, ?, ?, ?, NULL, ?) ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, host=excluded.host,
@@ -578,12 +590,12 @@ class Store:
         """A write, on purpose: the health check uses it to prove the database is writable."""
         try:
             self.db.execute("UPDATE daemon SET heartbeat_at = ?, tick = coalesce(?, tick) WHERE id = 1",
-                            [iso(now or utcnow()), tick])
+                            [iso(now or self.clock()), tick])
         except sqlite3.Error as exc:
             raise StoreError(f"database {self.path} is not writable: {exc}") from None
 
     def daemon_stopped(self, now: datetime | None = None) -> None:
-        self.db.execute("UPDATE daemon SET stopped_at = ? WHERE id = 1", [iso(now or utcnow())])
+        self.db.execute("UPDATE daemon SET stopped_at = ? WHERE id = 1", [iso(now or self.clock())])
 
     def daemon_state(self) -> dict | None:
         rows = list(self.db.query("SELECT pid, host, started_at, heartbeat_at, stopped_at, tick FROM daemon"))
@@ -611,7 +623,7 @@ class Store:
 
     def trim_cycles(self, keep_days: float = 30, now: datetime | None = None) -> int:
         """Cycle records are for metrics and status, not an archive: a month is plenty."""
-        cutoff = iso((now or utcnow()) - timedelta(days=keep_days))
+        cutoff = iso((now or self.clock()) - timedelta(days=keep_days))
         return self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [cutoff]).rowcount
 
     def last_cycle_id(self) -> int:
@@ -619,7 +631,7 @@ class Store:
 
     def source_status(self, now: datetime | None = None) -> list[dict]:
         """One row per enabled source: feed health folded together, articles stored in 24 h and 7 days."""
-        now = now or utcnow()
+        now = now or self.clock()
         day, week = iso(now - timedelta(days=1)), iso(now - timedelta(days=7))
         return list(self.db.query(
             """SELECT s.id AS source_id, s.name, s.country, count(f.id) AS feeds,
@@ -684,7 +696,7 @@ class Store:
         with self.db.atomic():
             self.db.execute(f"UPDATE articles SET text = NULL, text_pruned_at = ? WHERE id IN "
                             f"(SELECT a.id FROM articles a WHERE {self._PRUNABLE})",
-                            [iso(now or utcnow()), iso(before)])
+                            [iso(now or self.clock()), iso(before)])
             report["cycles"] = self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [iso(before)]).rowcount
         self.db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -713,7 +725,7 @@ class Store:
         A source is down when one of its feeds (not taken out by 410 Gone) has failed
         ``down_after`` polls in a row, and recovered when all of them answer again. Returns
         "source_down", "source_recovered" or None; each state change gives exactly one notice."""
-        now = now or utcnow()
+        now = now or self.clock()
         row = self.db.execute("SELECT down_since FROM sources WHERE id = ?", [source_id]).fetchone()
         if row is None:
             return None
@@ -764,7 +776,7 @@ class Store:
 
     def source_overview(self, now: datetime | None = None) -> dict[str, dict]:
         """Per source id: endpoints, last success, failing endpoints, worst error, articles of the last day."""
-        since = iso((now or utcnow()) - timedelta(days=1))
+        since = iso((now or self.clock()) - timedelta(days=1))
         out: dict[str, dict] = {}
         for row in self.db.query(
                 """SELECT source_id, count(*) AS endpoints, max(last_success_at) AS last_success,
@@ -831,7 +843,7 @@ class Store:
                language = coalesce(?, language), summary_only = ?, revisions = revisions + 1, revised_at = ?
                WHERE id = ?""",
             [article.title, article.author, article.text, article.content_hash, article.language,
-             int(article.summary_only), iso(now or utcnow()), article_id])
+             int(article.summary_only), iso(now or self.clock()), article_id])
 
     def near_candidates(self, bands: Iterable[tuple[int, int]], limit: int = 20) -> list[dict]:
         """Stored articles sharing at least one LSH band key with ``bands``, most shared first.
@@ -964,7 +976,7 @@ class Store:
                   stale_after: float = 600) -> list[str]:
         """Claim due rows of ``table`` for this process; return their ids, oldest first."""
         table = self._table(table)
-        now = now or utcnow()
+        now = now or self.clock()
         stale = iso(now - timedelta(seconds=stale_after))
         with self.db.atomic():
             rows = self.db.execute(
@@ -986,7 +998,7 @@ class Store:
         """Log a send before it starts (committed), so a crash mid-send leaves a trace."""
         cur = self.db.execute(
             "INSERT INTO alert_attempts (alert_id, channel, attempt, started_at) VALUES (?, ?, ?, ?)",
-            [item_id, channel, attempt, iso(now or utcnow())])
+            [item_id, channel, attempt, iso(now or self.clock())])
         return cur.lastrowid
 
     def finish_attempt(self, table: str, item_id: str, attempt_id: int | None, *, outcome: str,
@@ -995,7 +1007,7 @@ class Store:
         """Close an attempt and move the row on, in one transaction. ``outcome``: sent, retry,
         failed (dead letter) or skipped (failed without a send, e.g. a disabled channel)."""
         table = self._table(table)
-        now = now or utcnow()
+        now = now or self.clock()
         error = error[:2000] if error else None
         counted = 1 if attempt_id is not None else 0
         with self.db.atomic():
@@ -1032,7 +1044,7 @@ class Store:
             """INSERT INTO channel_state (channel, disabled_at, fingerprint, reason) VALUES (?, ?, ?, ?)
                ON CONFLICT(channel) DO UPDATE SET disabled_at = excluded.disabled_at,
                fingerprint = excluded.fingerprint, reason = excluded.reason""",
-            [channel, iso(now or utcnow()), fingerprint, reason[:2000]])
+            [channel, iso(now or self.clock()), fingerprint, reason[:2000]])
 
     def enable_channel(self, channel: str) -> bool:
         return bool(self.db.execute("DELETE FROM channel_state WHERE channel = ?", [channel]).rowcount)
@@ -1044,7 +1056,7 @@ class Store:
     def close_digests(self, now: datetime | None = None) -> list[str]:
         """Gather held rows whose period has ended (storm rows at once) into digests, one per
         channel and period (storms: per channel and source). Returns the new digest ids."""
-        now = now or utcnow()
+        now = now or self.clock()
         created = []
         with self.db.atomic():
             rows = self.db.execute(
@@ -1095,7 +1107,7 @@ class Store:
     def retry(self, ids: Iterable[str] = (), *, all_failed: bool = False, now: datetime | None = None) -> list[str]:
         """Queue failed rows (these ids, or every failed one) again, with a fresh max age and the
         same ids. Returns the ids queued; their channels are enabled again."""
-        now = now or utcnow()
+        now = now or self.clock()
         done = []
         with self.db.atomic():
             for table in self._DELIVERABLE:

@@ -203,3 +203,16 @@ def test_dns_failure_is_recorded_as_dns(tmp_path, seed_outlet):
     store = Store(cfg / "newswatch.db")
     feed = next(f for f in store.feeds() if f["source_id"] == "nowhere")
     assert feed["last_error_kind"] == "dns"
+
+
+def test_crawl_now_moves_the_clock_for_due_sources_and_feed_state(tmp_path, seed_outlet):
+    """The seam the daemon benchmark uses to run hours of cycles in minutes (`crawl --now`)."""
+    cfg = seed_config(tmp_path, seed_outlet)
+    assert crawl_once(cfg, "--due")["feeds_polled"] == 1
+    assert crawl_once(cfg, "--due")["feeds_polled"] == 0  # next check is default_interval away
+    later = "2099-01-01T00:00:00Z"
+    assert crawl_once(cfg, "--due", "--now", later)["feeds_polled"] == 1
+    store = Store(cfg / "newswatch.db")
+    [feed] = store.feeds()
+    assert feed["last_polled_at"] == later and feed["next_check_at"] > later
+    store.close()

@@ -77,3 +77,28 @@ def test_sigterm_during_a_hanging_poll_stops_within_seconds(tmp_path, seed_outle
     # The interrupted poll left the feed due, so the next start polls it again.
     store = Store(cfg / "newswatch.db")
     assert store.due_sources() == ["slow"]
+
+
+def test_daemon_judges_due_sources_by_its_clock(tmp_path, seed_outlet):
+    from datetime import UTC, datetime, timedelta
+
+    from crawler import config as config_mod
+    from crawler.daemon import Daemon
+
+    cfg = write_config(tmp_path / "config", sources=[{"id": "timesca", "name": "TCA", "interval": "10m",
+                                                      "feeds": [seed_outlet.url("/feed.xml")]}])
+    now = datetime.now(UTC)
+    started = []
+
+    class Recording(Daemon):
+        def _run_child(self, due):
+            started.append(due)
+            Store(self.config.database_path, clock=self.clock).record_feed_success(
+                seed_outlet.url("/feed.xml"), status=200, etag=None, last_modified=None, body_hash=None)
+
+    daemon = Recording(cfg, config_mod.load(cfg), clock=lambda: now)
+    daemon.tick()
+    daemon.tick()
+    now += timedelta(minutes=11)
+    daemon.tick()
+    assert started == [["timesca"], ["timesca"]]

@@ -323,3 +323,282 @@ def test_corpus_windows_1251_feed_has_cyrillic_titles():
     assert all(e.title.startswith("Цитата #") for e in feed.entries)
     assert feed.entries[0].published_at == "2018-03-21T07:27:32Z"
     assert "программер" in feed.entries[0].summary
+
+
+# --- fast path (crawler.feedfast): the same entries as feedparser, or no answer at all ----------
+
+
+def _feedparser_only(monkeypatch, body, headers, url=FEED_URL, **kw):
+    from crawler import feedfast
+
+    with monkeypatch.context() as m:
+        m.setattr(feedfast, "parse", lambda *args: None)
+        return parse_feed(body, headers, url, **kw)
+
+
+def _both(monkeypatch, body, headers, url=FEED_URL, **kw):
+    """(fast path answered?, result with the fast path, result with feedparser only)."""
+    from crawler import feedfast
+
+    prepared = {k.lower(): v for k, v in headers.items()}
+    answered = feedfast.parse(body, prepared, url) is not None
+    return answered, parse_feed(body, headers, url, **kw), _feedparser_only(monkeypatch, body, headers, url, **kw)
+
+
+CONTENT_TYPES = ["application/rss+xml; charset=utf-8", "application/xml", "text/xml", "text/html", None]
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.parametrize("name", ["rss20-ru.xml", "atom-kk.xml"])
+def test_fast_path_reads_fixtures_exactly_as_feedparser(monkeypatch, name, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    answered, fast, slow = _both(monkeypatch, fixture(name), headers)
+    assert answered, "a plain UTF-8 feed should take the fast path"
+    assert fast == slow
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.parametrize("name", ["large-rss.xml", "large-atom.xml", "ibash-windows-1251.xml"])
+def test_fast_path_reads_corpus_feeds_exactly_as_feedparser(monkeypatch, name, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    answered, fast, slow = _both(monkeypatch, corpus(name), headers, "https://example.org/feed/")
+    assert answered == (name != "ibash-windows-1251.xml")  # windows-1251 is feedparser's
+    assert fast == slow
+    assert len(fast.entries) > 10 and all(e.url and e.title and e.published_at for e in fast.entries)
+
+
+@pytest.mark.parametrize("name", ["empty-channel.xml", "malformed-no-entries.xml", "malformed-with-entries.xml",
+                                  "rss091-en.xml", "rss10-uz.xml"])
+def test_feeds_the_fast_path_leaves_to_feedparser(monkeypatch, name):
+    from crawler import feedfast
+
+    assert feedfast.parse(fixture(name), {"content-type": "application/rss+xml"}, FEED_URL) is None
+
+
+def _rss(items: str, ns: str = "", decl: str = '<?xml version="1.0" encoding="utf-8"?>') -> bytes:
+    return (f'{decl}<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            f'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:media="http://search.yahoo.com/mrss/" '
+            f'{ns}><channel><title> Лента &amp; Co </title><image><title>logo</title></image>'
+            f'{items}</channel></rss>').encode("utf-8")
+
+
+def _atom(entries: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f'<title type="html">Qazaq &lt;b&gt;News&lt;/b&gt;</title>{entries}</feed>').encode("utf-8")
+
+
+ITEM = "<item><title>Заголовок</title><link>/a/1</link><pubDate>Tue, 14 May 2024 10:30:00 +0600</pubDate></item>"
+
+# Each: (name, body, does the fast path answer?)
+SHAPES = [
+    ("relative link", _rss(ITEM), True),
+    ("permalink guid stands in for a missing link, resolved like one",
+     _rss("<item><title>T</title><guid>news/7.html</guid></item>"), True),
+    ("guid isPermaLink=false is kept verbatim", _rss('<item><title>T</title><guid isPermaLink="false">7</guid></item>'), True),
+    ("permalink spelled oddly", _rss('<item><title>T</title><guid ispermalink="False">x/7</guid><link>/l</link></item>'), True),
+    ("link given after guid wins", _rss("<item><guid>https://a.kz/g</guid><link>https://a.kz/l</link></item>"), True),
+    ("empty link keeps the guid out", _rss("<item><title>T</title><link></link><guid>https://a.kz/g</guid></item>"), True),
+    ("query string with &amp;", _rss("<item><title>T</title><link>/a?x=1&amp;amp;y=2&amp;z;=3</link></item>"), True),
+    ("author e-mail and name", _rss("<item><title>T</title><author>desk@a.kz (Редакция)</author></item>"), True),
+    ("author e-mail only", _rss("<item><title>T</title><author>desk@a.kz</author></item>"), True),
+    ("dc:creator and dc:date only", _rss("<item><title>T</title><dc:creator> Айгуль </dc:creator>"
+                                       "<dc:date>2024-05-14T10:30:00+06:00</dc:date></item>"), True),
+    ("content:encoded without description", _rss("<item><title>T</title><content:encoded><![CDATA[<p>Full "
+                                               "<b>text</b></p>]]></content:encoded></item>"), True),
+    ("blank description, then content", _rss("<item><title>T</title><description> </description>"
+                                            "<content:encoded>&lt;p&gt;Body&lt;/p&gt;</content:encoded></item>"), True),
+    ("escaped HTML and CDATA in title", _rss("<item><title>&lt;b&gt;Bold&lt;/b&gt; <![CDATA[& raw]]></title></item>"), True),
+    ("windows-1252 code points and double-encoded UTF-8",
+     _rss("<item><title>&#147;quoted&#148; â€” CafÃ©</title><description>Ã©t&#233;</description></item>"), True),
+    ("odd and missing dates", _rss("<item><title>A</title><pubDate>yesterday</pubDate></item>"
+                                   "<item><title>B</title><pubDate>2024-05-14</pubDate></item><item><title>C</title></item>"), True),
+    ("media pictures and categories", _rss('<item><title>T</title><category>Politics</category>'
+                                          '<media:content url="https://a.kz/p.jpg"/><media:thumbnail url="/t.jpg"/>'
+                                          '<enclosure url="/e.mp3" type="audio/mpeg" length="1"/></item>'), True),
+    ("unknown extension (yandex:full-text)", _rss("<item><title>T</title><yandex:full-text>Весь текст</yandex:full-text>"
+                                                 "</item>", 'xmlns:yandex="http://news.yandex.ru"'), True),
+    ("comment in a title", _rss("<item><title>A<!-- c -->B</title></item>"), False),
+    ("processing instruction in a title", _rss("<item><title>A<?x y?>B</title><link>/l</link></item>"), True),
+    ("DOCTYPE after a long comment", _rss(ITEM).replace(b"<rss", b"<!--" + b"x" * 5000 + b"--><!DOCTYPE rss><rss"),
+     False),
+    ("media:title may rename the item", _rss("<item><title>T</title><media:title>M</media:title></item>"), False),
+    ("itunes:summary may replace the description", _rss(
+        '<item><title>T</title><itunes:summary>S</itunes:summary></item>',
+        'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'), False),
+    ("media:content holding a title", _rss('<item><title>T</title><media:content url="/p"><media:title>M'
+                                          '</media:title></media:content></item>'), False),
+    ("an unknown namespace under a known prefix", _rss('<item><title>T</title><dc:creator>A</dc:creator>'
+                                                      '<x:creator>B</x:creator></item>', 'xmlns:x="urn:x"'), True),
+    ("an unknown namespace spelling a known handler", _rss('<item><title>T</title><media:title>M</media:title></item>')
+     .replace(b'xmlns:media="http://search.yahoo.com/mrss/"', b'xmlns:media="urn:not-media"'), False),
+    ("atom:link inside an RSS item", _rss('<item><title>T</title><atom:link href="/x"/></item>',
+                                          'xmlns:atom="http://www.w3.org/2005/Atom"'), False),
+    ("repeated title", _rss("<item><title>A</title><title>B</title></item>"), False),
+    ("xml:base", _rss('<item xml:base="https://other.kz/"><title>T</title><link>a</link></item>'), False),
+    ("raw HTML markup in a description", _rss("<item><title>T</title><description><p>x</p></description></item>"), False),
+    ("windows-1251 declaration", _rss(ITEM, decl='<?xml version="1.0" encoding="windows-1251"?>'), False),
+    ("atom: last alternate link wins, self and enclosure ignored, id is the guid", _atom(
+        '<entry><title>E</title><id>tag:a.kz,2024:1</id><link rel="self" href="/self"/><link href="/first"/>'
+        '<link rel="ALTERNATE" type="text/html" href="/second"/><link rel="enclosure" href="/e.mp3"/>'
+        '<updated>2024-05-14T10:30:00Z</updated><author><name> Асель </name><uri>https://a.kz</uri></author>'
+        '<summary type="html">&lt;p&gt;S&lt;/p&gt;</summary><content type="html">&lt;p&gt;C&lt;/p&gt;</content></entry>'),
+     True),
+    ("atom: id stands in for a missing link", _atom("<entry><title>E</title><id>https://a.kz/7</id>"
+                                                    "<published>2024-05-14T10:30:00+05:00</published></entry>"), True),
+    ("atom: content only, type text", _atom('<entry><title type="text">E</title><id>x</id>'
+                                            '<content type="text">a &lt; b</content></entry>'), True),
+    ("atom: author with e-mail", _atom("<entry><title>E</title><id>x</id><author><name>N</name>"
+                                       "<email>n@a.kz</email></author></entry>"), False),
+    ("atom: xhtml content", _atom('<entry><title>E</title><id>x</id><content type="xhtml"><div '
+                                  'xmlns="http://www.w3.org/1999/xhtml"><p>C</p></div></content></entry>'), False),
+]
+
+
+@pytest.mark.parametrize("name, body, fast", SHAPES, ids=[s[0] for s in SHAPES])
+def test_fast_path_matches_feedparser_on_each_shape(monkeypatch, name, body, fast):
+    answered, with_fast, slow = _both(monkeypatch, body, {"Content-Type": "application/rss+xml"})
+    assert answered == fast
+    assert with_fast == slow
+
+
+def test_fast_path_never_expands_entities_or_reads_a_dtd(monkeypatch, tmp_path):
+    from crawler import feedfast
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    laughs = ('<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+              f'<!ENTITY s SYSTEM "file://{secret}">]><rss version="2.0"><channel><title>&b;</title>'
+              '<item><title>&s;&b;</title><link>https://a.kz/1</link></item></channel></rss>').encode()
+    assert feedfast.parse(laughs, {}, FEED_URL) is None
+    # even when handed such a document directly, its parser leaves entities alone
+    import lxml.etree
+
+    root = lxml.etree.fromstring(laughs, lxml.etree.XMLParser(**feedfast._PARSER_OPTIONS))
+    assert "top secret" not in lxml.etree.tostring(root, encoding="unicode")
+    assert "aaaaaaaaaa" not in "".join(root.itertext())
+
+
+# --- known entries (what the crawl already stored) are left out unconverted ----------------------
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "feedparser"])
+def test_known_entries_are_left_out_and_counted(monkeypatch, fast):
+    from crawler import feedfast
+
+    if not fast:
+        monkeypatch.setattr(feedfast, "parse", lambda *args: None)
+    body = fixture("rss20-ru.xml")
+    everything = parse_feed(body, RSS_HEADERS, FEED_URL)
+    asked = []
+
+    def known(guid, url):
+        asked.append((guid, url))
+        return guid == "news-example-kg-48213"  # the first item
+
+    partial = parse_feed(body, RSS_HEADERS, FEED_URL, known=known)
+    assert partial.entries == everything.entries[1:]
+    assert partial.known == 1 and everything.known == 0
+    assert asked == [(e.guid, e.url) for e in everything.entries]
+
+
+def test_known_entries_count_towards_max_items_and_are_never_converted(monkeypatch):
+    from crawler import parse
+
+    converted = []
+    real = parse._to_entry
+    monkeypatch.setattr(parse, "_to_entry", lambda raw, url, tz=None: converted.append(1) or real(raw, url, tz))
+    body = corpus("large-rss.xml")
+    feed = parse_feed(body, {}, "https://example.org/feed/", max_items=10, known=lambda guid, url: True)
+    assert feed.entries == [] and feed.known == 10 and converted == []
+    feed = parse_feed(body, {}, "https://example.org/feed/", max_items=10,
+                      known=lambda guid, url: not url.endswith("using-vale-with-vim.html"))
+    assert [e.url for e in feed.entries] == ["https://dustri.org/b/using-vale-with-vim.html"]
+    assert feed.known == 9 and len(converted) == 1
+
+
+def test_an_entry_without_guid_or_link_is_never_taken_for_known():
+    body = _rss("<item><title>Only a title</title></item><item><title>T</title><link>/a</link></item>")
+    feed = parse_feed(body, RSS_HEADERS, FEED_URL, known=lambda guid, url: True)
+    assert [e.title for e in feed.entries] == ["Only a title"] and feed.known == 1
+
+
+# --- html_to_text: simple markup is cut out without a parser, with the parser's result ------------
+
+
+def _parser_text(markup: str) -> str:
+    from crawler import parse
+
+    return " ".join(parse._text_of(parse._parse_fragment(markup)).split())
+
+
+def _simple_text(markup: str) -> str | None:
+    from crawler import parse
+
+    text = parse._flatten_simple(markup)
+    return None if text is None else " ".join(text.split())
+
+
+def _nested_fragments(count: int, seed: int = 7) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    words = ["Москва", "a", " ", "\n", "  x  ", "&amp;", "&nbsp;", "&#171;", "&#x41;", "&quot;", "&lt;", "&apos;",
+             "&#150;", "&copy;", "«ё»", "\t", "&hellip;", "a & b", "&nbsp", "1 > 0"]
+    inline = "b i u em strong span a small sup sub s q cite abbr".split()
+    blocks = "p div h1 h2 ul ol blockquote".split()
+
+    def tree(depth, parent):
+        out = []
+        for _ in range(rng.randint(0, 4)):
+            r = rng.random()
+            if r < 0.45 or depth > 4:
+                out.append(rng.choice(words))
+            elif r < 0.55:
+                out.append(rng.choice(["<br>", "<br/>", "<img src='x'>", "<hr>", "</br>", "<!-- c -->"]))
+            else:
+                if parent in ("ul", "ol"):
+                    tag = "li" if rng.random() < 0.9 else "p"
+                elif parent in ("div", "blockquote", "li", None) or rng.random() < 0.05:
+                    tag = rng.choice(inline + blocks)
+                else:
+                    tag = rng.choice(inline)
+                attr = rng.choice(["", ' href="/x?a=1&amp;b=2"', " class=lead", " title='t'", " data-x='a>b'"])
+                ws = rng.choice(["", " ", "\n"])
+                close = f"</{tag}>" if rng.random() < 0.95 else ""
+                out.append(f"{ws}<{tag}{attr}>{tree(depth + 1, tag)}{close}{ws}")
+        return "".join(out)
+
+    return [tree(0, None) for _ in range(count)]
+
+
+def test_simple_markup_path_gives_what_the_parser_gives_on_generated_fragments():
+    taken = 0
+    for markup in _nested_fragments(3000):
+        simple = _simple_text(markup)
+        if simple is not None:
+            taken += 1
+            assert simple == _parser_text(markup), markup
+    assert taken > 1000  # the shortcut is actually taken
+
+
+def test_simple_markup_path_gives_what_the_parser_gives_on_real_feed_html():
+    import lxml.etree
+
+    fragments = [fixture("rss20-ru.xml").decode()]
+    for name in ("large-rss.xml", "large-atom.xml"):
+        root = lxml.etree.fromstring(corpus(name))
+        fragments += [el.text for el in root.iter() if el.text and "<" in el.text]
+    checked = 0
+    for markup in fragments:
+        for piece in [markup] + [markup[i:i + 400] for i in range(0, len(markup), 97)]:
+            simple = _simple_text(piece)
+            if simple is not None:
+                checked += 1
+                assert simple == _parser_text(piece), piece
+    assert checked > 50
+
+
+@pytest.mark.parametrize("markup", ["<p>a</p>b", "<b>a</b> <i>b</i>", "a<br>b", "<ul><li>a</li><li>b</li></ul>",
+                                    "<p>x &amp; y &#171;z&#187;</p>", '<a href="/x?a=1&b=2">link</a> text'])
+def test_common_summaries_take_the_simple_path(markup):
+    assert _simple_text(markup) is not None and _simple_text(markup) == _parser_text(markup)

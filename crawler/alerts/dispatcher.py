@@ -26,7 +26,7 @@ from .. import alerts
 from ..config import Config
 from ..errors import AlertError, ChannelGoneError, PermanentAlertError
 from ..logs import event
-from ..store import Store, parse_iso, utcnow
+from ..store import Store, parse_iso
 from . import render
 
 NOTICES_PER_MESSAGE = 50
@@ -189,9 +189,10 @@ class _Pass:
 
 
 def dispatch_pending(config: Config, store: Store, *, stop: threading.Event | None = None,
-                     clock=utcnow, rng=random) -> DispatchResult:
-    """One dispatch pass; ``clock`` (returning an aware datetime) and ``rng`` are seams for tests."""
-    return _Pass(config, store, stop, clock, rng).run()
+                     clock=None, rng=random) -> DispatchResult:
+    """One dispatch pass; ``clock`` (returning an aware datetime; default: the store's) and ``rng``
+    are seams for tests and benchmarks."""
+    return _Pass(config, store, stop, clock or store.clock, rng).run()
 
 
 __all__ = ["dispatch_pending", "DispatchResult", "fingerprint", "retry_delay"]
