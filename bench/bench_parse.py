@@ -78,14 +78,17 @@ def run(quick: bool) -> dict:
     KNOWN.update(key for g in range(count) for key in maker.item_keys(n, g)[1:])
     ms = _measure(generated, rounds=1 if quick else 2)
     items = maker.shape(n)[0]
-    ratio = ms["ours_in_crawl"] / ms["fastfeedparser"]
+    # The crawl converts every entry: an edit is noticed by comparing a stored entry's title, summary
+    # and dates with the feed's, so skipping stored entries (parse_feed(known=)) is not used there.
+    ratio = ms["ours"] / ms["fastfeedparser"]
     out["changed_news_feed_150k_vs_fastfeedparser"] = figure(
         round(ratio, 2), "x CPU", f"<= {GOAL:g}x fastfeedparser", ratio <= GOAL,
         note=f"{len(generated[0]) // 1000} KB, {items} items of which 1 new, parsed as the crawl does "
-             f"(stored entries not converted); text from {source}")
-    ratio = ms["ours"] / ms["fastfeedparser"]
-    out["news_feed_150k_all_entries_vs_fastfeedparser"] = info(
-        round(ratio, 2), "x CPU", note="every entry converted to text (a feed seen for the first time)")
+             f"(every entry converted, for edit detection); text from {source}")
+    ratio = ms["ours_in_crawl"] / ms["fastfeedparser"]
+    out["news_feed_150k_known_skipped_vs_fastfeedparser"] = info(
+        round(ratio, 2), "x CPU", note="with parse_feed(known=): stored entries not converted (not used by "
+                                        "the crawl, see above)")
     out["news_feed_150k_feedparser_path_vs_fastfeedparser"] = info(
         round(ms["feedparser_path"] / ms["fastfeedparser"], 1), "x CPU", note="parse_feed before the fast path")
     for name, value in ms.items():
@@ -104,16 +107,14 @@ def run(quick: bool) -> dict:
         KNOWN.update(e.guid for e in parse_feed(body, {}, "https://outlet.example/rss").entries[1:])
         ms = _measure(bodies, rounds=1)
         key = name.removesuffix(".xml").replace("-", "_")
-        ratio = ms["ours_in_crawl"] / ms["fastfeedparser"]
+        ratio = ms["ours"] / ms["fastfeedparser"]
         out[f"corpus_{key}_changed_vs_fastfeedparser"] = figure(
             round(ratio, 2), "x CPU", f"<= {GOAL:g}x fastfeedparser", ratio <= GOAL,
-            note=f"{len(body) // 1000} KB, one new entry, parsed as the crawl does; ours "
-                 f"{ms['ours_in_crawl']:.2f} ms")
-        ratio = ms["ours"] / ms["fastfeedparser"]
-        out[f"corpus_{key}_all_entries_vs_fastfeedparser"] = info(
-            round(ratio, 2), "x CPU",
-            note=f"{len(body) // 1000} KB; every entry converted, full HTML posts flattened to text; ours "
-                 f"{ms['ours']:.2f} ms, "
-                 f"feedparser path {ms['feedparser_path']:.2f} ms, defaults {ms['feedparser_defaults']:.1f} ms, "
-                 f"fastfeedparser {ms['fastfeedparser']:.2f} ms")
+            note=f"{len(body) // 1000} KB, one new entry, parsed as the crawl does (every entry converted, full "
+                 f"HTML posts flattened to text); ours {ms['ours']:.2f} ms, feedparser path "
+                 f"{ms['feedparser_path']:.2f} ms, defaults {ms['feedparser_defaults']:.1f} ms, fastfeedparser "
+                 f"{ms['fastfeedparser']:.2f} ms")
+        ratio = ms["ours_in_crawl"] / ms["fastfeedparser"]
+        out[f"corpus_{key}_known_skipped_vs_fastfeedparser"] = info(
+            round(ratio, 2), "x CPU", note=f"with parse_feed(known=); ours {ms['ours_in_crawl']:.2f} ms")
     return out
