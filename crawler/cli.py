@@ -97,10 +97,10 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary, now):
         store = Store(cfg.database_path, clock=lambda: fixed)
     else:
         store = Store(cfg.database_path)
+    store.sync_sources(cfg.sources)
     if source_ids:
         ids = [cfg.source(i).id for i in source_ids]
     elif due:
-        store.sync_sources(cfg.sources)
         ids = store.due_sources()
     else:
         ids = [s.id for s in cfg.sources if s.enabled]

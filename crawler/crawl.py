@@ -565,12 +565,12 @@ def run_once(config: Config, store: Store, source_ids: list[str], *, retry_gone:
              observer: Callable[[CrawlSession], None] | None = None, stats: CycleStats | None = None) -> Summary:
     """Poll the given sources once, in this process (at most once per process). ``retry_gone``
     polls feeds that answered 410 Gone too (the user named their source). ``stats``, when given,
-    is filled with the cycle's error kinds and timings; ``observer`` is called as the cycle advances."""
+    is filled with the cycle's error kinds and timings; ``observer`` is called as the cycle advances.
+    The caller has synced the config's sources into the store (Store.sync_sources)."""
     from scrapy.crawler import CrawlerProcess
 
     from spiders.feeds import FeedSpider
 
-    store.sync_sources(config.sources)
     session = CrawlSession(config, store, source_ids, retry_gone=retry_gone)
     session.observer = observer
     if stats is not None:
