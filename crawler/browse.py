@@ -83,6 +83,9 @@ def metadata(db: str) -> dict:
                 "outbox": {"facets": ["state", "channel", "watch_id"], "sort_desc": "created_at"},
                 "cycles": {"hidden": True},
                 "daemon": {"hidden": True},
+                # the normalised search index holds stems, not text: `newswatch search` reads it
+                "search_fts": {"hidden": True},
+                "search_docs": {"hidden": True},
             },
             "queries": {
                 "latest_matches": {

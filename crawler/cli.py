@@ -439,6 +439,84 @@ def prune(ctx, older_than, dry_run):
                f"{_bytes(r['bytes_before'])} -> {_bytes(r['bytes_after'])}")
 
 
+@main.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Show at most this "
+              "many articles.")
+@click.option("--newest", is_flag=True, help="Newest stored first instead of best match first.")
+@click.option("--since", default=None, metavar="DATE", help="Only articles published (or, without a date, stored) "
+              "since: a duration (7d, 12h) or a date (2025-06-01).")
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only articles of this source "
+              "(repeatable).")
+@click.option("--language", "languages", multiple=True, metavar="LANG", help="Only articles in this language "
+              "(ru, kk, ky, uz, tg, tk, en; uz also finds uz-Latn and uz-Cyrl; repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def search_cmd(ctx, query, limit, newest, since, source_ids, languages, as_json):
+    """Search the stored articles the way watches match: one keyword finds its inflections and its
+    other script (мигрант: мигрантов, мигранттардын, migrant). Words and "phrases" are all required,
+    -word excludes, a OR b takes either, миграц* is a prefix, =ООН one exact form. Best match first,
+    each with the sentences it was found in. Exit status 0 with results, 1 without.
+
+    \b
+    Example:
+        newswatch search мигрант задержан
+        newswatch search '"трудовые мигранты" OR muhojir* -футбол' --since 30d --json
+    """
+    from .rules import RuleError
+    from .search import VERSION, catch_up, parse_query, search
+    from .store import Store
+
+    text = " ".join(query)
+    try:
+        parsed = parse_query(text)
+    except RuleError as exc:
+        raise click.BadParameter(str(exc), param_hint="QUERY") from None
+    cfg = _load(ctx)
+    start = _since(since) if since else None
+    store = Store(cfg.database_path)
+    try:
+        backlog = store.search_backlog_count(VERSION)
+        if backlog:
+            click.echo(f"search: indexing {backlog} stored articles not yet in the search index (once)...", err=True)
+            catch_up(store)
+        result = search(store, parsed, limit=limit, newest_first=newest, since=start, sources=source_ids,
+                        languages=languages)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"query": parsed.text, "results": [
+            {**hit.article, "matches": [{"keyword": m.keyword, "form": m.form, "snippet": m.snippet}
+                                        for m in hit.matches]} for hit in result.hits],
+            "more": result.more}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_search(result, color=sys.stdout.isatty()) if result.hits
+                   else f"no stored article matches {parsed.text}")
+    sys.exit(0 if result.hits else 1)
+
+
+def format_search(result, color: bool = False) -> str:
+    lines = []
+    for n, hit in enumerate(result.hits, 1):
+        a = hit.article
+        when = (a["published_at"] or a["fetched_at"] or "")[:10]
+        title = a["title"] or "(no title)"
+        lines.append(f"{n}. {click.style(title, bold=True) if color else title}")
+        details = "  ·  ".join(x for x in (a["outlet"], when, a["language"], "text pruned" if a["text_pruned_at"]
+                                           else None) if x)
+        lines.append(f"   {details}  #{a['id']}")
+        lines.append(f"   {a['url']}")
+        for m in hit.matches:
+            snippet = m.snippet
+            if color and m.form and m.form in snippet:
+                snippet = snippet.replace(m.form, click.style(m.form, bold=True, fg="yellow"), 1)
+            lines.append(f"   {m.keyword} «{' '.join(m.form.split())}»: {snippet}")
+        lines.append("")
+    if result.more:
+        lines.append("more results: use --limit, --since or more words to narrow")
+    return "\n".join(lines).rstrip()
+
+
 @main.command()
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but "

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from email.message import Message
 
-from . import dates, dedup, match, neardup
+from . import dates, dedup, match, neardup, search
 from .config import Config
 from .errors import ExtractError
 from .encoding import clean_text, looks_like_mojibake
@@ -136,8 +136,17 @@ def save(store: Store, matcher: Matcher, article: Article, *, hold: str | None =
         article_id = store.add_article(article, match_text=sig is not None)
         if article_id is None:
             return Saved(None)
+        _index(store, article_id, article)
         story_id, joined = _cluster(store, article_id, article, sig)
         return _match(store, matcher, article, article_id, story_id, joined=joined, hold=hold)
+
+
+def _index(store: Store, article_id: int, article: Article) -> None:
+    """File the article for `newswatch search`; garbled text is not (as it is not matched)."""
+    if article.encoding_suspect:
+        store.index_search(article_id, "", "", search.VERSION)
+    else:
+        store.index_search(article_id, search.terms(article.title), search.terms(article.text), search.VERSION)
 
 
 def _cluster(store: Store, article_id: int, article: Article, sig: neardup.Signature | None) -> tuple[int, bool]:
@@ -188,6 +197,7 @@ def _revise(store: Store, matcher: Matcher, article: Article, own: dict, sig: ne
     if old is not None:
         store.drop_bands(article_id, old.bands)
     store.revise_article(article_id, article)
+    _index(store, article_id, article)
     if story_id is None:  # stored before stories existed
         story_id, _ = _cluster(store, article_id, article, sig)
     elif sig is not None:

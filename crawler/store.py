@@ -13,6 +13,7 @@ import json
 import os
 import random
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -207,6 +208,16 @@ MIGRATIONS: list[list[str]] = [
         # The storm guard's idea of "usual": a moving average of new items per poll.
         "ALTER TABLE feeds ADD COLUMN new_items_avg REAL",
         "ALTER TABLE feeds ADD COLUMN new_items_polls INTEGER NOT NULL DEFAULT 0",
+    ],
+    [
+        # `newswatch search` (crawler/search.py): every word filed under the lookup keys the watches
+        # use, so a search finds inflections and the other script. Contentless: the keys are only an
+        # index; search_docs keeps them compressed (a contentless FTS5 row can only be deleted with
+        # the values it was inserted with), and the normalisation version they were made with.
+        """CREATE VIRTUAL TABLE search_fts USING fts5(title, body, content='',
+           tokenize='unicode61 remove_diacritics 0')""",
+        """CREATE TABLE search_docs (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id), version INTEGER NOT NULL, terms BLOB NOT NULL)""",
     ],
 ]
 
@@ -488,6 +499,76 @@ class Store:
                    WHERE articles_fts MATCH ? ORDER BY articles_fts.rowid DESC LIMIT ?""", [query, limit]))
         return list(self.db["articles"].search(query, limit=limit, columns=["id", "title", "url"]))
 
+    # ------------------------------------------------------------------ normalised search (crawler/search.py)
+    def index_search(self, article_id: int, title_terms: str, text_terms: str, version: int) -> None:
+        """File an article in the search index under ``title_terms`` / ``text_terms`` (search.terms),
+        replacing what it was filed under before."""
+        old = self.db.execute("SELECT terms FROM search_docs WHERE article_id = ?", [article_id]).fetchone()
+        if old is not None:
+            title, _, text = zlib.decompress(old[0]).decode("utf-8").partition("\x00")
+            self.db.execute("INSERT INTO search_fts (search_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+                            [article_id, title, text])
+        self.db.execute("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)",
+                        [article_id, title_terms, text_terms])
+        packed = zlib.compress(f"{title_terms}\x00{text_terms}".encode("utf-8"), 6)
+        self.db.execute("INSERT OR REPLACE INTO search_docs (article_id, version, terms) VALUES (?, ?, ?)",
+                        [article_id, version, packed])
+
+    def _unindex_text(self, article_ids: list[int]) -> None:
+        """Keep only the title of these articles in the search index (their text is being dropped)."""
+        for article_id, blob in self.db.execute(
+                f"SELECT article_id, terms FROM search_docs WHERE article_id IN ({', '.join('?' * len(article_ids))})",
+                article_ids).fetchall():
+            title, _, text = zlib.decompress(blob).decode("utf-8").partition("\x00")
+            if text:
+                self.db.execute("INSERT INTO search_fts (search_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+                                [article_id, title, text])
+                self.db.execute("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, '')", [article_id, title])
+                self.db.execute("UPDATE search_docs SET terms = ? WHERE article_id = ?",
+                                [zlib.compress(f"{title}\x00".encode("utf-8"), 6), article_id])
+
+    _BACKLOG = """FROM articles a LEFT JOIN search_docs d ON d.article_id = a.id
+                  WHERE d.article_id IS NULL OR d.version != ?"""
+
+    def search_backlog_count(self, version: int) -> int:
+        return self.db.execute(f"SELECT count(*) {self._BACKLOG}", [version]).fetchone()[0]
+
+    def search_backlog(self, version: int, limit: int = 500) -> list[dict]:
+        """Articles not in the search index, or indexed under another normalisation version."""
+        return list(self.db.query(f"SELECT a.id, a.title, a.text, a.encoding_suspect {self._BACKLOG} "
+                                  "ORDER BY a.id LIMIT ?", [version, limit]))
+
+    def search_candidates(self, fts_query: str, *, limit: int = 50, offset: int = 0, newest_first: bool = False,
+                          since: datetime | None = None, sources: Iterable[str] = (),
+                          languages: Iterable[str] = ()) -> list[dict]:
+        """Articles whose indexed keys satisfy ``fts_query`` (crawler/search.py builds it), best first
+        (bm25; a title word weighs like four text words) or newest first, with their text."""
+        where, params = ["search_fts MATCH ?"], [fts_query]
+        if since is not None:
+            where.append("coalesce(a.published_at, a.fetched_at) >= ?")
+            params.append(iso(since))
+        sources = list(sources)
+        if sources:
+            where.append(f"a.source_id IN ({', '.join('?' * len(sources))})")
+            params += sources
+        languages = list(languages)
+        if languages:
+            where.append("(" + " OR ".join(["a.language = ? OR a.language LIKE ?"] * len(languages)) + ")")
+            for lang in languages:
+                params += [lang, f"{lang}-%"]
+        order = "search_fts.rowid DESC" if newest_first else "score, a.id DESC"
+        try:
+            return list(self.db.query(
+                f"""SELECT a.id, a.title, a.text, a.url, a.source_id, coalesce(s.name, a.source_id) AS outlet,
+                           a.published_at, a.fetched_at, a.language, a.text_pruned_at,
+                           round(bm25(search_fts, 4.0, 1.0), 3) AS score
+                    FROM search_fts JOIN articles a ON a.id = search_fts.rowid
+                    LEFT JOIN sources s ON s.id = a.source_id
+                    WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?""",
+                [*params, limit, offset]))
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"search failed ({exc}) for {fts_query!r}") from None
+
     # ------------------------------------------------------------------ outbox
     def claim_due_alerts(self, now: datetime | None = None, limit: int = 100,
                          stale_after: float = 600) -> list[Alert]:
@@ -694,11 +775,16 @@ class Store:
         report = self.prunable(before)
         size_before = self.file_bytes()
         with self.db.atomic():
-            self.db.execute(f"UPDATE articles SET text = NULL, text_pruned_at = ? WHERE id IN "
-                            f"(SELECT a.id FROM articles a WHERE {self._PRUNABLE})",
-                            [iso(now or self.clock()), iso(before)])
+            ids = [r[0] for r in self.db.execute(f"SELECT a.id FROM articles a WHERE {self._PRUNABLE}",
+                                                 [iso(before)]).fetchall()]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                self._unindex_text(chunk)
+                self.db.execute(f"UPDATE articles SET text = NULL, text_pruned_at = ? WHERE id IN "
+                                f"({', '.join('?' * len(chunk))})", [iso(now or self.clock()), *chunk])
             report["cycles"] = self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [iso(before)]).rowcount
         self.db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
+        self.db.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
