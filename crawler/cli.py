@@ -416,6 +416,7 @@ def prune(ctx, older_than, dry_run):
         newswatch prune --older-than 365d --dry-run
         newswatch prune --older-than 365d
     """
+    from . import search as search_mod
     from .config import parse_duration
     from .store import Store, utcnow
 
@@ -431,7 +432,7 @@ def prune(ctx, older_than, dry_run):
             click.echo(f"would drop the text of {r['articles']} articles stored before {before:%Y-%m-%d %H:%M} UTC "
                        f"({_bytes(r['text_bytes'])} of text); nothing changed (dry run)")
             return
-        r = store.prune_text(before)
+        r = store.prune_text(before, search_terms=search_mod.terms, search_version=search_mod.VERSION)
     finally:
         store.close()
     click.echo(f"dropped the text of {r['articles']} articles stored before {before:%Y-%m-%d %H:%M} UTC "

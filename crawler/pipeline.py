@@ -141,12 +141,11 @@ def save(store: Store, matcher: Matcher, article: Article, *, hold: str | None =
         return _match(store, matcher, article, article_id, story_id, joined=joined, hold=hold)
 
 
-def _index(store: Store, article_id: int, article: Article) -> None:
-    """File the article for `newswatch search`; garbled text is not (as it is not matched)."""
-    if article.encoding_suspect:
-        store.index_search(article_id, "", "", search.VERSION)
-    else:
-        store.index_search(article_id, search.terms(article.title), search.terms(article.text), search.VERSION)
+def _index(store: Store, article_id: int, article: Article, old: dict | None = None) -> None:
+    """File the article for `newswatch search` (``old``: the stored row it replaces, for an edit)."""
+    search.index_article(store, article_id, article.title, article.text, suspect=article.encoding_suspect,
+                         old=(None if old["encoding_suspect"] else old["title"],
+                              None if old["encoding_suspect"] else old["text"]) if old else None)
 
 
 def _cluster(store: Store, article_id: int, article: Article, sig: neardup.Signature | None) -> tuple[int, bool]:
@@ -197,7 +196,7 @@ def _revise(store: Store, matcher: Matcher, article: Article, own: dict, sig: ne
     if old is not None:
         store.drop_bands(article_id, old.bands)
     store.revise_article(article_id, article)
-    _index(store, article_id, article)
+    _index(store, article_id, article, old=own)
     if story_id is None:  # stored before stories existed
         story_id, _ = _cluster(store, article_id, article, sig)
     elif sig is not None:

@@ -34,7 +34,8 @@ from .normalize import tokens
 from .rules import Rule, RuleError, Term, Word, parse_term
 from .stem import analyse
 
-__all__ = ["VERSION", "Query", "Hit", "Result", "parse_query", "terms", "search", "catch_up", "MAX_ALTERNATIVES"]
+__all__ = ["VERSION", "Query", "Hit", "Result", "parse_query", "terms", "index_article", "search", "catch_up",
+           "MAX_ALTERNATIVES"]
 
 # Bump when tokens(), fold(), skeleton() or the stemmers change what keys a word gets: catch_up then
 # re-indexes every article, so old and new articles are found the same way.
@@ -67,7 +68,10 @@ def _word_tokens(word: str) -> str:
     found = _WORD_CACHE.get(word)
     if found is None:
         a = analyse(word)
-        keys = (a.x_key, a.r_key or a.e_key, *a.t_keys)
+        stem = a.r_key or a.e_key
+        # the spelling is left out when it is its own stem (a third of news words): exact and prefix
+        # queries look under the stems too, and the matcher tells the spellings apart afterwards
+        keys = (stem, *a.t_keys) if stem and stem[1:] == a.x_key[1:] else (a.x_key, stem, *a.t_keys)
         found = " ".join(dict.fromkeys(_fts_token(k) for k in keys if k))
         if len(_WORD_CACHE) >= _WORD_CACHE_MAX:
             _WORD_CACHE.clear()
@@ -98,10 +102,14 @@ _PIECE = re.compile(r'(-?)("[^"]*"|«[^»]*»|“[^”]*”|„[^“”]*[“”
 
 
 def _word_fts(word: Word) -> str:
+    # An index is allowed to find too much (the matcher checks every candidate), never too little:
+    # a spelling that is its own stem is filed under the stem only (see _word_tokens), hence r and e.
     if word.kind == "prefix":
-        options = [f'"{_fts_token("x" + word.prefix)}"*']
+        options = [f'"{_fts_token(f + word.prefix)}"*' for f in "xre"]
         if word.skel_prefix:
             options.append(f'"{_fts_token("t" + word.skel_prefix)}"*')
+    elif word.kind == "exact":
+        options = [f'"{_fts_token(f + k[1:])}"' for k in word.keys for f in "xre"]
     else:
         options = [f'"{_fts_token(k)}"' for k in word.keys]
     options = [o for o in dict.fromkeys(options) if o.strip('"*')[1:]]
@@ -204,9 +212,22 @@ def search(store, query: Query, *, limit: int = 20, newest_first: bool = False, 
     return Result(hits, checked, rejected, more=True)
 
 
+def index_article(store, article_id: int, title: str | None, text: str | None, *, suspect: bool = False,
+                  old: tuple[str | None, str | None] | None = None) -> None:
+    """File one article (``old``: the title and text it was filed with before, for an edit). Garbled
+    text is not filed, as it is not matched: its words would only be found by accident."""
+    new = ("", "") if suspect else (terms(title), terms(text))
+    store.index_search(article_id, *new, VERSION, old=(terms(old[0]), terms(old[1])) if old else None)
+
+
 def catch_up(store, *, batch: int = 500, progress: Callable[[int, int], None] | None = None) -> int:
-    """Index the articles the search index does not have yet (stored before it existed, or under an older
-    VERSION). Returns how many were indexed; ``progress(done, total)`` is called after each batch."""
+    """Index the articles the search index does not have: stored before it existed, or filed under
+    another VERSION of the normalisation (then the whole index is rebuilt, since entries can only be
+    taken out with the terms they went in with). Returns how many were indexed; ``progress(done,
+    total)`` is called after each batch of ``batch`` articles (one transaction each)."""
+    if store.search_stale_count(VERSION):
+        with store.transaction():
+            store.clear_search_index()
     total = store.search_backlog_count(VERSION)
     done = 0
     while done < total:
@@ -215,10 +236,7 @@ def catch_up(store, *, batch: int = 500, progress: Callable[[int, int], None] | 
             break
         with store.transaction():
             for row in rows:
-                if row["encoding_suspect"]:  # garbled words only match by accident (as in matching)
-                    store.index_search(row["id"], "", "", VERSION)
-                else:
-                    store.index_search(row["id"], terms(row["title"]), terms(row["text"]), VERSION)
+                index_article(store, row["id"], row["title"], row["text"], suspect=bool(row["encoding_suspect"]))
         done += len(rows)
         if progress:
             progress(min(done, total), total)

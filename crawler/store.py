@@ -9,11 +9,11 @@ matched and alerted on. The article, its matches and its outbox rows commit in o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -211,13 +211,15 @@ MIGRATIONS: list[list[str]] = [
     ],
     [
         # `newswatch search` (crawler/search.py): every word filed under the lookup keys the watches
-        # use, so a search finds inflections and the other script. Contentless: the keys are only an
-        # index; search_docs keeps them compressed (a contentless FTS5 row can only be deleted with
-        # the values it was inserted with), and the normalisation version they were made with.
+        # use, so a search finds inflections and the other script. Contentless (the keys are only an
+        # index, recomputed from the article when needed): a row can only be taken out with the very
+        # terms it went in with, so search_docs keeps a checksum of them and the normalisation
+        # version they were made with; when either does not fit, the index is rebuilt instead.
         """CREATE VIRTUAL TABLE search_fts USING fts5(title, body, content='',
            tokenize='unicode61 remove_diacritics 0')""",
         """CREATE TABLE search_docs (
-            article_id INTEGER PRIMARY KEY REFERENCES articles(id), version INTEGER NOT NULL, terms BLOB NOT NULL)""",
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id), version INTEGER NOT NULL,
+            checksum TEXT NOT NULL)""",
     ],
 ]
 
@@ -500,41 +502,59 @@ class Store:
         return list(self.db["articles"].search(query, limit=limit, columns=["id", "title", "url"]))
 
     # ------------------------------------------------------------------ normalised search (crawler/search.py)
-    def index_search(self, article_id: int, title_terms: str, text_terms: str, version: int) -> None:
-        """File an article in the search index under ``title_terms`` / ``text_terms`` (search.terms),
-        replacing what it was filed under before."""
-        old = self.db.execute("SELECT terms FROM search_docs WHERE article_id = ?", [article_id]).fetchone()
-        if old is not None:
-            title, _, text = zlib.decompress(old[0]).decode("utf-8").partition("\x00")
+    @staticmethod
+    def _terms_checksum(title_terms: str, text_terms: str) -> str:
+        return hashlib.blake2b(f"{title_terms}\x00{text_terms}".encode("utf-8"), digest_size=8).hexdigest()
+
+    def index_search(self, article_id: int, title_terms: str, text_terms: str, version: int, *,
+                     old: tuple[str, str] | None = None) -> None:
+        """File an article in the search index under ``title_terms`` / ``text_terms`` (search.terms).
+        An article filed before is taken out first with ``old``, the terms it was filed under
+        (recomputed by the caller); when they do not match what went in (another normalisation
+        version), its row is marked stale instead and search.catch_up rebuilds the index."""
+        row = self.db.execute("SELECT version, checksum FROM search_docs WHERE article_id = ?",
+                              [article_id]).fetchone()
+        if row is not None:
+            if row[0] != version or old is None or self._terms_checksum(*old) != row[1]:
+                self.db.execute("UPDATE search_docs SET version = -1 WHERE article_id = ?", [article_id])
+                return
             self.db.execute("INSERT INTO search_fts (search_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
-                            [article_id, title, text])
+                            [article_id, *old])
         self.db.execute("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)",
                         [article_id, title_terms, text_terms])
-        packed = zlib.compress(f"{title_terms}\x00{text_terms}".encode("utf-8"), 6)
-        self.db.execute("INSERT OR REPLACE INTO search_docs (article_id, version, terms) VALUES (?, ?, ?)",
-                        [article_id, version, packed])
+        self.db.execute("INSERT OR REPLACE INTO search_docs (article_id, version, checksum) VALUES (?, ?, ?)",
+                        [article_id, version, self._terms_checksum(title_terms, text_terms)])
 
-    def _unindex_text(self, article_ids: list[int]) -> None:
-        """Keep only the title of these articles in the search index (their text is being dropped)."""
-        for article_id, blob in self.db.execute(
-                f"SELECT article_id, terms FROM search_docs WHERE article_id IN ({', '.join('?' * len(article_ids))})",
-                article_ids).fetchall():
-            title, _, text = zlib.decompress(blob).decode("utf-8").partition("\x00")
-            if text:
-                self.db.execute("INSERT INTO search_fts (search_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
-                                [article_id, title, text])
-                self.db.execute("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, '')", [article_id, title])
-                self.db.execute("UPDATE search_docs SET terms = ? WHERE article_id = ?",
-                                [zlib.compress(f"{title}\x00".encode("utf-8"), 6), article_id])
+    def _unindex_text(self, article_ids: list[int], terms: Callable[[str | None], str] | None,
+                      version: int) -> None:
+        """Keep only the titles of these articles in the search index (their text is being dropped)."""
+        marks = ", ".join("?" * len(article_ids))
+        filed = self.db.execute(f"""SELECT a.id, a.title, a.text FROM articles a JOIN search_docs d
+                                    ON d.article_id = a.id WHERE a.id IN ({marks}) AND NOT a.encoding_suspect""",
+                                article_ids).fetchall()
+        for article_id, title, text in filed:
+            if terms is None:
+                self.db.execute("UPDATE search_docs SET version = -1 WHERE article_id = ?", [article_id])
+            else:
+                title_terms = terms(title)
+                self.index_search(article_id, title_terms, "", version, old=(title_terms, terms(text)))
+
+    def search_stale_count(self, version: int) -> int:
+        """Articles filed under another normalisation version (or whose entry could not be updated)."""
+        return self.db.execute("SELECT count(*) FROM search_docs WHERE version != ?", [version]).fetchone()[0]
+
+    def clear_search_index(self) -> None:
+        self.db.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        self.db.execute("DELETE FROM search_docs")
 
     _BACKLOG = """FROM articles a LEFT JOIN search_docs d ON d.article_id = a.id
                   WHERE d.article_id IS NULL OR d.version != ?"""
 
     def search_backlog_count(self, version: int) -> int:
+        """Articles not in the search index (stored before it existed) or filed under another version."""
         return self.db.execute(f"SELECT count(*) {self._BACKLOG}", [version]).fetchone()[0]
 
     def search_backlog(self, version: int, limit: int = 500) -> list[dict]:
-        """Articles not in the search index, or indexed under another normalisation version."""
         return list(self.db.query(f"SELECT a.id, a.title, a.text, a.encoding_suspect {self._BACKLOG} "
                                   "ORDER BY a.id LIMIT ?", [version, limit]))
 
@@ -769,9 +789,12 @@ class Store:
                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.article_id = a.id
                                    AND o.state IN ('pending', 'sending'))"""
 
-    def prune_text(self, before: datetime, now: datetime | None = None) -> dict:
+    def prune_text(self, before: datetime, now: datetime | None = None, *,
+                   search_terms: Callable[[str | None], str] | None = None, search_version: int = 0) -> dict:
         """Drop the text of old articles (the FTS triggers keep the index in step: titles stay searchable),
-        keep every other column, sightings and matches, drop cycle records as old, then reclaim space."""
+        keep every other column, sightings and matches, drop cycle records as old, then reclaim space.
+        ``search_terms`` (search.terms) re-files the pruned articles in the normalised search index
+        under their titles only; without it their entries are marked stale for search.catch_up."""
         report = self.prunable(before)
         size_before = self.file_bytes()
         with self.db.atomic():
@@ -779,7 +802,7 @@ class Store:
                                                  [iso(before)]).fetchall()]
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
-                self._unindex_text(chunk)
+                self._unindex_text(chunk, search_terms, search_version)
                 self.db.execute(f"UPDATE articles SET text = NULL, text_pruned_at = ? WHERE id IN "
                                 f"({', '.join('?' * len(chunk))})", [iso(now or self.clock()), *chunk])
             report["cycles"] = self.db.execute("DELETE FROM cycles WHERE finished_at < ?", [iso(before)]).rowcount
@@ -886,7 +909,8 @@ class Store:
         """The sighting through which this source stored this entry before (same entry key, else the
         same canonical URL on this source), with the article it led to; None for a new entry."""
         sql = """SELECT si.id AS sighting_id, si.fingerprint, si.url AS sighting_url, a.id AS article_id,
-                        a.source_id, a.canonical_url, a.text, a.content_hash, a.summary_only, a.story_id
+                        a.source_id, a.canonical_url, a.title, a.text, a.content_hash, a.summary_only, a.story_id,
+                        a.encoding_suspect
                  FROM sightings si JOIN articles a ON a.id = si.article_id
                  WHERE si.source_id = ? AND {} ORDER BY si.id LIMIT 1"""
         rows = list(self.db.query(sql.format("si.entry_key = ?"), [source_id, entry_key]))

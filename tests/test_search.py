@@ -160,15 +160,29 @@ def test_an_edited_article_is_found_by_its_new_text_only(archive):
     assert again == first
     assert set(found(archive.store, "мигрант")) == {first}
     assert found(archive.store, "журналист") == {}
+    assert archive.store.search_stale_count(search.VERSION) == 0  # the old entry came out exactly
     fts_consistent(archive.store)
 
 
 def test_prune_keeps_titles_searchable_and_drops_the_text_from_the_index(archive):
     old = archive("Мигранты вернулись", "Граница закрыта для грузовиков.",
                   fetched_at=iso(utcnow() - timedelta(days=400)))
-    archive.store.prune_text(utcnow() - timedelta(days=365))
+    kept = archive("Граница", "Граница закрыта для грузовиков.")
+    archive.store.prune_text(utcnow() - timedelta(days=365), search_terms=search.terms, search_version=search.VERSION)
     assert set(found(archive.store, "мигрант")) == {old}
-    assert found(archive.store, "граница") == {}
+    assert set(found(archive.store, "граница")) == {kept}
+    assert search.catch_up(archive.store) == 0  # nothing left stale
+    fts_consistent(archive.store)
+
+
+def test_an_entry_that_cannot_be_taken_out_exactly_makes_the_next_search_rebuild_the_index(archive):
+    old = archive("Мигранты вернулись", "Граница закрыта для грузовиков.",
+                  fetched_at=iso(utcnow() - timedelta(days=400)))
+    kept = archive("Новости", "Граница открыта.")
+    archive.store.prune_text(utcnow() - timedelta(days=365))  # no search_terms: entries marked stale
+    assert search.catch_up(archive.store) == 2
+    assert set(found(archive.store, "граница")) == {kept}
+    assert set(found(archive.store, "мигрант")) == {old}
     fts_consistent(archive.store)
 
 
