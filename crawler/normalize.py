@@ -55,6 +55,11 @@ _LAT_RE = re.compile("[A-Za-z\u00c0-\u024f]")
 
 def script(word: str) -> str:
     """CYRILLIC, LATIN or OTHER, by the majority of the word's letters (digits count as neither)."""
+    # most words are in one script: settle those with one scan each, count only mixed words
+    if not _LAT_RE.search(word):
+        return CYRILLIC if _CYR_RE.search(word) else OTHER
+    if not _CYR_RE.search(word):
+        return LATIN
     cyr = len(_CYR_RE.findall(word))
     lat = len(_LAT_RE.findall(word))
     if not cyr and not lat:
@@ -87,7 +92,8 @@ _LAT_SKELETON = {
     "č": "ch", "é": "e", _CANON_APOS: "",
 }
 _SKELETON_TABLE = str.maketrans({**_CYR_SKELETON, **_LAT_SKELETON})
-_VOWELS = set("аәеёиіоөуүұыэюяӣӯў")
+_VOWELS = "аәеёиіоөуүұыэюяӣӯў"
+_YE = re.compile(f"(?<![^{_VOWELS}])е")  # е with nothing or a vowel before it
 
 
 def skeleton(folded: str) -> str:
@@ -97,9 +103,6 @@ def skeleton(folded: str) -> str:
         return s.replace("kh", "x") if "kh" in s else s
     if "е" in folded:
         # Uzbek (and Russian) Cyrillic е is "ye" at the start of a word and after a vowel: Европа = Yevropa
-        chars = []
-        for i, ch in enumerate(folded):
-            chars.append("ye" if ch == "е" and (i == 0 or folded[i - 1] in _VOWELS) else ch)
-        folded = "".join(chars)
+        folded = _YE.sub("ye", folded)
     s = folded.translate(_SKELETON_TABLE)
     return s.replace("kh", "x") if "kh" in s else s

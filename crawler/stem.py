@@ -23,7 +23,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import Stemmer
 
@@ -59,7 +59,10 @@ _SUFFIXES = set("""
 # -нан/-ндан; instrumental -мен/-бен/-пен (kk), -менен (ky); -дагы/-дағы/-dagi; possessives -im, -ing,
 # -i, -si, -imiz, -ingiz; Tajik izofat -и/-йи, object -ро, enclitics -аш, -ашон (not -ам/-ат: муҳоҷират,
 # migration, is not муҳоҷир, migrant).
-_BY_LENGTH = sorted({len(s) for s in _SUFFIXES}, reverse=True)
+# lengths of the endings by their last letter, longest first: a word is only checked for endings it could have
+_LENGTHS_BY_LAST: dict[str, tuple[int, ...]] = {}
+for _ending in _SUFFIXES:
+    _LENGTHS_BY_LAST[_ending[-1]] = tuple(sorted({*_LENGTHS_BY_LAST.get(_ending[-1], ()), len(_ending)}, reverse=True))
 _BACK = set("aou")
 _FRONT_LETTERS = set("әөүіäöü")
 _VOWEL = set("aeiou")
@@ -88,7 +91,7 @@ def turkic_stem(skel: str, front_hint: bool = False) -> str:
     """Strip Kazakh, Kyrgyz, Uzbek and Tajik endings from a skeleton, longest first, repeatedly."""
     word = skel
     for _ in range(5):
-        for n in _BY_LENGTH:
+        for n in _LENGTHS_BY_LAST.get(word[-1:], ()):
             ending = word[-n:]
             if len(word) > n and ending in _SUFFIXES and _can_strip(word, ending, front_hint):
                 word = word[:-n]
@@ -104,10 +107,12 @@ def turkic_candidates(skel: str, front_hint: bool = False) -> set[str]:
     An ending is often ambiguous (журналисті: possessive -і or accusative -ті?), so an article word
     stands for all its readings and a keyword, written in its dictionary form, finds any of them."""
     found = {skel}
+    if len(skel) <= _MIN_STEM:
+        return found
     todo = [skel]
     while todo:
         word = todo.pop()
-        for n in _BY_LENGTH:
+        for n in _LENGTHS_BY_LAST.get(word[-1:], ()):
             ending = word[-n:]
             if len(word) > n and ending in _SUFFIXES and _can_strip(word, ending, front_hint):
                 stem = word[:-n]
@@ -117,8 +122,7 @@ def turkic_candidates(skel: str, front_hint: bool = False) -> set[str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class Analysis:
+class Analysis(NamedTuple):  # a tuple: built for every new word of every article, so cheap to make
     surface: str  # folded spelling, ё as е
     skel: str  # script-free skeleton (normalize.skeleton)
     script: str  # normalize.CYRILLIC, LATIN or OTHER
@@ -162,7 +166,11 @@ def analyse(word: str) -> Analysis:
     if word_script != "O":
         skel = skeleton(yo)
         front = not _FRONT_LETTERS.isdisjoint(yo)
-        t_keys = tuple(sorted({t_key(c, word_script) for c in turkic_candidates(skel, front)}))
+        candidates = turkic_candidates(skel, front)
+        if len(candidates) == 1:
+            t_keys = (t_key(skel, word_script),)
+        else:
+            t_keys = tuple(sorted({t_key(c, word_script) for c in candidates}))
     found = Analysis(surface, skel, word_script, front, "x" + surface, r_key, e_key, t_keys)
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.clear()

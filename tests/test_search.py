@@ -305,8 +305,8 @@ def _ods(limit: int) -> list[tuple[str, str]]:
 
 def test_corpus_search_finds_exactly_what_a_watch_would_match(archive):
     """The index must never lose a candidate the matcher would accept: for each query the search
-    results are the articles the watch matcher matches, over 600 real articles."""
-    articles = _ods(600)
+    results are the articles the watch matcher matches, over the real articles of the shared corpus."""
+    articles = _ods(10_000)
     ids = [archive(title, text, key=f"ods-{n}") for n, (title, text) in enumerate(articles)]
     for query in ("суд", "задержанные", '"уголовное дело"', "президент* -путин", "москва OR петербург",
                   "=ООН", "полиц* задержа*"):
