@@ -361,6 +361,7 @@ def parse_feed(
     max_items: int = 500,
     timezone: str | None = None,
     known: Callable[[str | None, str | None], bool] | None = None,
+    unchanged: Callable[[str | None, str | None, str], bool] | None = None,
 ) -> ParsedFeed:
     """Parse a fetched feed into plain-text entries.
 
@@ -374,6 +375,11 @@ def parse_feed(
     HTML-to-text, no dates) and counted in ``ParsedFeed.known``; they still count towards
     ``max_items``. In a changed feed most entries are known, and converting them was most of the
     cost of parsing it.
+
+    ``unchanged(guid, url, raw_fingerprint)`` does the same for an entry read by the fast path
+    given its raw fingerprint (``FeedEntry.raw_fingerprint``: a hash of the item's text as written,
+    taken before any conversion): the caller says whether it has the entry exactly so. Entries of
+    the feedparser path have no raw fingerprint and are always converted.
     """
     if not body or not body.strip():
         raise ParseError("not a feed (empty body)", source_id=source_id, url=url)
@@ -421,16 +427,22 @@ def parse_feed(
 
     entries: list[FeedEntry] = []
     skipped = 0
+    # the time zone decides how a zoneless date converts: a new one makes every entry new to compare
+    salt = timezone or ""
     for raw in raw_entries:
         if len(entries) + skipped >= max_items:
             break
-        if known is not None:
+        fingerprint = raw.raw_fingerprint(salt) if isinstance(raw, feedfast.Entry) else None
+        if known is not None or (unchanged is not None and fingerprint is not None):
             guid, link = _entry_guid(raw), _entry_url(raw, url)
-            if (guid or link) and known(guid, link):
+            if (guid or link) and ((known is not None and known(guid, link)) or (
+                    fingerprint is not None and unchanged is not None and unchanged(guid, link, fingerprint))):
                 skipped += 1
                 continue
         entry = _to_entry(raw, url, tz)
         if entry is not None:
+            if fingerprint is not None:
+                entry = dataclasses.replace(entry, raw_fingerprint=fingerprint)
             if decoded.suspect or looks_like_mojibake(f"{entry.title} {entry.summary}"):
                 entry = dataclasses.replace(entry, encoding_suspect=True)
             entries.append(entry)
