@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import functools
 import html
 import html.entities
 import io
@@ -30,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import lxml.etree
 
-from .encoding import Decoded, clean_text, decode, looks_like_mojibake
+from .encoding import clean_text, decode, looks_like_mojibake
 from . import dates
 from . import feedfast
 from .errors import ParseError
@@ -393,8 +394,8 @@ def parse_feed(
 
     response_headers = {str(k).lower(): str(v) for k, v in headers.items()}
     response_headers["content-location"] = url
-    decoded = _decode_feed(body, response_headers)
-    text = _cut_items(decoded.text, max_items)
+    text, suspect = _decode_feed(body, response_headers)
+    text = _cut_items(text, max_items)
     if text.count("<") > MAX_TAGS:
         raise ParseError(f"feed has more than {MAX_TAGS} tags in its first {max_items} items; not parsed "
                          f"(parsing it would hold up the whole crawl)", source_id=source_id, url=url)
@@ -443,7 +444,7 @@ def parse_feed(
         if entry is not None:
             if fingerprint is not None:
                 entry = dataclasses.replace(entry, raw_fingerprint=fingerprint)
-            if decoded.suspect or looks_like_mojibake(f"{entry.title} {entry.summary}"):
+            if suspect() or looks_like_mojibake(f"{entry.title} {entry.summary}"):
                 entry = dataclasses.replace(entry, encoding_suspect=True)
             entries.append(entry)
 
@@ -540,10 +541,11 @@ _XML_DECL = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""", r
 _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
 
 
-def _decode_feed(body: bytes, headers: dict[str, str]) -> Decoded:
+def _decode_feed(body: bytes, headers: dict[str, str]) -> tuple[str, Callable[[], bool]]:
     """Decode the feed ourselves (BOM, HTTP charset, XML declaration, UTF-8, detection; see
     crawler.encoding) and hand feedparser UTF-8 saying so: feedparser alone reads undeclared
-    windows-1251 as windows-1252. The DOCTYPE goes too (see _strip_doctypes)."""
+    windows-1251 as windows-1252. The DOCTYPE goes too (see _strip_doctypes). Returns the text and
+    whether it looks like mojibake (``Decoded.suspect``), asked for only when needed."""
     media, _, params = headers.get("content-type", "").partition(";")
     header_charset = None
     for param in params.split(";"):
@@ -551,11 +553,17 @@ def _decode_feed(body: bytes, headers: dict[str, str]) -> Decoded:
         if name.strip().lower() == "charset":
             header_charset = value.strip().strip("\"'")
     declared = re.match(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", body[:512])
-    decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None))
+    decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None), judge=False)
+    if decoded.suspect is None:
+        # judged as decode() would judge it, but only when an entry is converted: a changed feed
+        # whose entries are all stored (a new build date) then costs no judging at all
+        suspect = functools.cache(functools.partial(looks_like_mojibake, decoded.text))
+    else:
+        suspect = functools.partial(bool, decoded.suspect)
     text = _XML_DECL.sub(r"\1\2utf-8\2", decoded.text, count=1)
     text = _CHAR_REF.sub(_safe_char_ref, _strip_doctypes(text))
     headers["content-type"] = f"{media.strip() or 'application/xml'}; charset=utf-8"
-    return dataclasses.replace(decoded, text=text)
+    return text, suspect
 
 
 _ITEM_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)
