@@ -5,7 +5,8 @@ path (``crawler.feedfast``) that applies feedparser's rules and gives the same e
 of the cost; everything else goes to feedparser, which gets the body as ``io.BytesIO`` plus the
 response headers, so it never does its own I/O; its HTML sanitiser and relative-URI rewriting are
 off (we keep plain text, not feed HTML, and they dominate parse time). Entries the caller already
-has (``known=``) are not converted at all.
+has (``known=``), or has exactly as the fast path read them (``unchanged=``, by raw fingerprint),
+are not converted at all.
 
 >>> feed = parse_feed(b'<rss version="2.0"><channel><title>T</title><item><title>A</title>'
 ...                   b'<link>/a</link></item></channel></rss>', {}, "https://example.org/rss")
