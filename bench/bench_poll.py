@@ -7,12 +7,14 @@ same run (interpreter, Scrapy and config start-up), so it is the marginal cost o
 
 Before the cycles every item is stored as seen (Store.add_article), so the first poll is:
 - changed, nothing new: every body is new to the crawler and parsed, every entry already seen (the
-  feed stage alone: fetch, hash, parse, seen-check);
+  feed stage alone: fetch, hash, parse, seen-check); the seeded sightings have no raw fingerprint,
+  like a database from before them, so every entry is converted once and compared;
 then
 - unchanged, 304: validators sent, nothing parsed;
 - unchanged, same body, no validators: the server drops ETag/Last-Modified, the body hash matches;
-- changed, one new item per feed: every feed is parsed and one article per feed is fetched (a small
-  page from the same server), extracted, deduplicated, matched and stored.
+- changed, one new item per feed: every feed is parsed (only the new item converted: the others
+  are as last seen) and one article per feed is fetched (a small page from the same server),
+  extracted, deduplicated, matched and stored.
 """
 
 from __future__ import annotations

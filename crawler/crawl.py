@@ -243,12 +243,18 @@ class CrawlSession:
             event("feed_unchanged", source_id=source_id, url=feed_url, stage="fetch")
             self._health(source_id)
             return []
-        # parse_feed(known=) could skip converting stored entries, but an edit is noticed by comparing
-        # a stored entry's title/summary/dates with the feed's (see _feed_response below), so every
-        # entry is converted.
+        # An edit is noticed by comparing a stored entry's title/summary/dates with the feed's (below),
+        # which needs the entry converted (HTML to text, dates parsed) -- most of the cost of parsing
+        # a changed feed. A stored entry whose raw item is exactly as last seen cannot have changed:
+        # parse_feed leaves it out unconverted. Only new and raw-changed entries reach the comparison.
+        def unchanged(guid: str | None, url: str | None, raw_fingerprint: str) -> bool:
+            canonical = dedup.canonical_url(url) if url else None
+            key = self._entry_key(source_id, FeedEntry(guid=guid, url=url), canonical, {})
+            return self.store.entry_raw_unchanged(source_id, key, canonical, raw_fingerprint)
+
         try:
             parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items,
-                                timezone=self.sources[source_id].timezone)
+                                timezone=self.sources[source_id].timezone, unchanged=unchanged)
         except ParseError as exc:
             self.feed_failed(feed_url, "parse", exc.detail, status)
             return []
@@ -271,14 +277,14 @@ class CrawlSession:
                                                       entry.published_at)
                 # A stored entry is fetched again only when the feed describes it differently
                 # (title, summary, updated date): that is how an edit is noticed.
-                if not self.store.entry_changed(source_id, key, canonical, fingerprint):
+                if not self.store.entry_changed(source_id, key, canonical, fingerprint, entry.raw_fingerprint):
                     continue
                 event("entry_changed", source_id=source_id, url=entry.url, stage="parse")
             keys[key] = canonical
             self._entry_keys[entry] = key
             new.append(entry)
-        event("feed_polled", source_id=source_id, url=feed_url, stage="parse", entries=len(parsed.entries),
-              new=len(new))
+        event("feed_polled", source_id=source_id, url=feed_url, stage="parse",
+              entries=len(parsed.entries) + parsed.known, converted=len(parsed.entries), new=len(new))
         self._storm_check(feed_url, source_id, len(new))
         # Validators are saved only once every new entry is stored, so a cycle cut short re-reads
         # the feed next time instead of skipping entries it never got to.

@@ -66,7 +66,7 @@ _SINGLE_BYTE_CYRILLIC = {"cp1251", "koi8-r", "koi8_r", "iso8859-5", "mac-cyrilli
 class Decoded:
     text: str
     encoding: str
-    suspect: bool = False
+    suspect: bool | None = False  # None: not judged (decode(judge=False))
 
 
 def codec_name(label: str | None) -> str | None:
@@ -141,20 +141,24 @@ def looks_like_mojibake(text: str) -> bool:
     return mojibake_score(text) > SUSPECT_AT
 
 
-def decode(data: bytes, declared: Iterable[str | None] = ()) -> Decoded:
+def decode(data: bytes, declared: Iterable[str | None] = (), *, judge: bool = True) -> Decoded:
     """Decode ``data`` (see the module docstring for the order). ``declared`` are charset labels,
     most authoritative first (HTTP header, then the document's own declaration); None and unknown
-    labels are skipped."""
+    labels are skipped.
+
+    ``judge=False``: where the charset is certain (a BOM, valid UTF-8) the text is not judged and
+    ``suspect`` is None; the caller runs ``looks_like_mojibake`` on the text if it needs to know
+    (a feed whose entries are all already stored never does, and judging costs more than parsing)."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
             text = data[len(bom):].decode(codec, errors="replace")
-            return Decoded(text, codec, looks_like_mojibake(text))
+            return Decoded(text, codec, looks_like_mojibake(text) if judge else None)
     try:
         utf8 = data.decode("utf-8")
     except UnicodeDecodeError:
         utf8 = None
     if utf8 is not None:
-        return Decoded(utf8, "utf-8", looks_like_mojibake(utf8))
+        return Decoded(utf8, "utf-8", looks_like_mojibake(utf8) if judge else None)
 
     labels = list(dict.fromkeys(c for c in (codec_name(x) for x in declared) if c and c != "utf-8"))
     if labels:

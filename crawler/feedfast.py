@@ -22,6 +22,7 @@ document that declares anything is not ours to read in the first place.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 
@@ -31,7 +32,7 @@ from feedparser.html import _cp1252  # feedparser's windows-1252 repair table
 from feedparser.mixin import _FeedParserMixin as _Mixin  # its handlers and known namespaces
 from feedparser.urls import _urljoin  # feedparser's relative-URI rule
 
-__all__ = ["parse"]
+__all__ = ["parse", "Entry"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _CONTENT = "http://purl.org/rss/1.0/modules/content/"
@@ -198,15 +199,15 @@ def _fields(item, table: dict, nested: frozenset = frozenset()) -> dict:
     return {k: v[0] for k, v in out.items()}
 
 
-class _Entry:
+class Entry:
     """A feedparser-shaped entry (read with ``.get``) whose guid and link are known at once and whose
     other fields are read from the tree on first use. parse_feed asks every entry for its guid and
     link, and the rest only of entries it converts: in a changed feed, the new ones."""
 
-    __slots__ = ("_ids", "_rest", "_fill")
+    __slots__ = ("_ids", "_rest", "_fill", "_raw")
 
-    def __init__(self, ids: dict, fill):
-        self._ids, self._rest, self._fill = ids, None, fill
+    def __init__(self, ids: dict, fill, raw):
+        self._ids, self._rest, self._fill, self._raw = ids, None, fill, raw
 
     def _fields_for(self, key) -> dict:
         if key in ("id", "link"):
@@ -224,6 +225,41 @@ class _Entry:
 
     def __contains__(self, key) -> bool:
         return key in self._fields_for(key)
+
+    def raw_fingerprint(self, salt: str = "") -> str:
+        """A hash of the item's own text as the feed wrote it -- every value the converted entry is
+        made from (title, summary or the full text standing in for it, author, dates, guid, link)
+        -- without flattening HTML or parsing dates. Equal fingerprints give equal entries, so a
+        stored entry whose fingerprint has not changed need not be converted to be compared."""
+        parts = [salt, self._ids.get("id", "\x00"), self._ids.get("link", "\x00"), *self._raw()]
+        return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _raw_values(fields: dict, summary_field: str, names: tuple, author_el=None):
+    """The raw-fingerprint reader for an item: the values ``fill`` would read, tagged by field,
+    unconverted. The full text counts only where ``_summary`` would use it (no description)."""
+
+    def raw() -> list[str]:
+        out = []
+        for name in names:
+            el = fields.get(name)
+            if el is not None:
+                out.append(f"{name}\x1e{el.text or ''}\x1e{_attrs(el)}")
+        summary = fields.get(summary_field)
+        if summary is not None:
+            out.append(f"s\x1e{summary.text or ''}\x1e{_attrs(summary)}")
+        if "content" in fields and (summary is None or not _text(summary).strip()):
+            out.append(f"c\x1e{fields['content'].text or ''}\x1e{_attrs(fields['content'])}")
+        if author_el is not None:
+            out.append(f"n\x1e{author_el.text or ''}")
+        return out
+
+    return raw
+
+
+def _attrs(el) -> str:
+    # sorted: attribute order is not a change
+    return repr(sorted(el.attrib.items())) if len(el.attrib) else ""
 
 
 def _harmless(child) -> bool:
@@ -289,7 +325,7 @@ def _summary(entry: dict, fields: dict, summary_field: str) -> None:
         entry.setdefault("summary", value)
 
 
-def _rss_item(item, base: str) -> _Entry:
+def _rss_item(item, base: str) -> Entry:
     fields = _fields(item, _RSS_FIELDS)
     ids: dict = {}
     if "link" in fields:
@@ -310,7 +346,7 @@ def _rss_item(item, base: str) -> _Entry:
         _dates(entry, fields)
         return entry
 
-    return _Entry(ids, fill)
+    return Entry(ids, fill, _raw_values(fields, "description", ("title", "author", "published", "updated")))
 
 
 def _atom_type(el) -> str:
@@ -321,7 +357,7 @@ def _atom_type(el) -> str:
     return _TEXT_TYPES[kind]
 
 
-def _atom_entry(item, base: str) -> _Entry:
+def _atom_entry(item, base: str) -> Entry:
     fields = _fields(item, dict(_ATOM_FIELDS, **{_A + "link": "-"}), nested=frozenset({"author"}))
     for name in ("title", "summary", "content"):
         if name in fields:
@@ -361,4 +397,4 @@ def _atom_entry(item, base: str) -> _Entry:
         _dates(entry, fields)
         return entry
 
-    return _Entry(ids, fill)
+    return Entry(ids, fill, _raw_values(fields, "summary", ("title", "published", "updated"), name_el))

@@ -17,6 +17,9 @@ class FeedEntry:
     published_at: str | None = None  # ISO 8601, UTC, seconds
     encoding_suspect: bool = False  # title/summary still look like mojibake after decoding
     updated_at: str | None = None  # the entry's own "updated" date (Atom <updated>), when it gives one
+    # a hash of the item as the feed wrote it (lxml fast path only, else None): the crawl compares it
+    # with the stored one to skip converting entries that have not changed at all; not part of equality
+    raw_fingerprint: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Article:
     date_note: str | None = None  # why published_at is not what the outlet wrote (e.g. clamped future date)
     # dedup.entry_fingerprint of the feed entry: stored per sighting, tells an edited entry apart
     fingerprint: str | None = None
+    raw_fingerprint: str | None = None  # FeedEntry.raw_fingerprint, stored beside it
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ path (``crawler.feedfast``) that applies feedparser's rules and gives the same e
 of the cost; everything else goes to feedparser, which gets the body as ``io.BytesIO`` plus the
 response headers, so it never does its own I/O; its HTML sanitiser and relative-URI rewriting are
 off (we keep plain text, not feed HTML, and they dominate parse time). Entries the caller already
-has (``known=``) are not converted at all.
+has (``known=``), or has exactly as the fast path read them (``unchanged=``, by raw fingerprint),
+are not converted at all.
 
 >>> feed = parse_feed(b'<rss version="2.0"><channel><title>T</title><item><title>A</title>'
 ...                   b'<link>/a</link></item></channel></rss>', {}, "https://example.org/rss")
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import functools
 import html
 import html.entities
 import io
@@ -30,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import lxml.etree
 
-from .encoding import Decoded, clean_text, decode, looks_like_mojibake
+from .encoding import clean_text, decode, looks_like_mojibake
 from . import dates
 from . import feedfast
 from .errors import ParseError
@@ -361,6 +363,7 @@ def parse_feed(
     max_items: int = 500,
     timezone: str | None = None,
     known: Callable[[str | None, str | None], bool] | None = None,
+    unchanged: Callable[[str | None, str | None, str], bool] | None = None,
 ) -> ParsedFeed:
     """Parse a fetched feed into plain-text entries.
 
@@ -374,6 +377,11 @@ def parse_feed(
     HTML-to-text, no dates) and counted in ``ParsedFeed.known``; they still count towards
     ``max_items``. In a changed feed most entries are known, and converting them was most of the
     cost of parsing it.
+
+    ``unchanged(guid, url, raw_fingerprint)`` does the same for an entry read by the fast path
+    given its raw fingerprint (``FeedEntry.raw_fingerprint``: a hash of the item's text as written,
+    taken before any conversion): the caller says whether it has the entry exactly so. Entries of
+    the feedparser path have no raw fingerprint and are always converted.
     """
     if not body or not body.strip():
         raise ParseError("not a feed (empty body)", source_id=source_id, url=url)
@@ -387,8 +395,8 @@ def parse_feed(
 
     response_headers = {str(k).lower(): str(v) for k, v in headers.items()}
     response_headers["content-location"] = url
-    decoded = _decode_feed(body, response_headers)
-    text = _cut_items(decoded.text, max_items)
+    text, suspect = _decode_feed(body, response_headers)
+    text = _cut_items(text, max_items)
     if text.count("<") > MAX_TAGS:
         raise ParseError(f"feed has more than {MAX_TAGS} tags in its first {max_items} items; not parsed "
                          f"(parsing it would hold up the whole crawl)", source_id=source_id, url=url)
@@ -421,17 +429,23 @@ def parse_feed(
 
     entries: list[FeedEntry] = []
     skipped = 0
+    # the time zone decides how a zoneless date converts: a new one makes every entry new to compare
+    salt = timezone or ""
     for raw in raw_entries:
         if len(entries) + skipped >= max_items:
             break
-        if known is not None:
+        fingerprint = raw.raw_fingerprint(salt) if isinstance(raw, feedfast.Entry) else None
+        if known is not None or (unchanged is not None and fingerprint is not None):
             guid, link = _entry_guid(raw), _entry_url(raw, url)
-            if (guid or link) and known(guid, link):
+            if (guid or link) and ((known is not None and known(guid, link)) or (
+                    fingerprint is not None and unchanged is not None and unchanged(guid, link, fingerprint))):
                 skipped += 1
                 continue
         entry = _to_entry(raw, url, tz)
         if entry is not None:
-            if decoded.suspect or looks_like_mojibake(f"{entry.title} {entry.summary}"):
+            if fingerprint is not None:
+                entry = dataclasses.replace(entry, raw_fingerprint=fingerprint)
+            if suspect() or looks_like_mojibake(f"{entry.title} {entry.summary}"):
                 entry = dataclasses.replace(entry, encoding_suspect=True)
             entries.append(entry)
 
@@ -528,10 +542,11 @@ _XML_DECL = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""", r
 _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
 
 
-def _decode_feed(body: bytes, headers: dict[str, str]) -> Decoded:
+def _decode_feed(body: bytes, headers: dict[str, str]) -> tuple[str, Callable[[], bool]]:
     """Decode the feed ourselves (BOM, HTTP charset, XML declaration, UTF-8, detection; see
     crawler.encoding) and hand feedparser UTF-8 saying so: feedparser alone reads undeclared
-    windows-1251 as windows-1252. The DOCTYPE goes too (see _strip_doctypes)."""
+    windows-1251 as windows-1252. The DOCTYPE goes too (see _strip_doctypes). Returns the text and
+    whether it looks like mojibake (``Decoded.suspect``), asked for only when needed."""
     media, _, params = headers.get("content-type", "").partition(";")
     header_charset = None
     for param in params.split(";"):
@@ -539,11 +554,17 @@ def _decode_feed(body: bytes, headers: dict[str, str]) -> Decoded:
         if name.strip().lower() == "charset":
             header_charset = value.strip().strip("\"'")
     declared = re.match(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", body[:512])
-    decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None))
+    decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None), judge=False)
+    if decoded.suspect is None:
+        # judged as decode() would judge it, but only when an entry is converted: a changed feed
+        # whose entries are all stored (a new build date) then costs no judging at all
+        suspect = functools.cache(functools.partial(looks_like_mojibake, decoded.text))
+    else:
+        suspect = functools.partial(bool, decoded.suspect)
     text = _XML_DECL.sub(r"\1\2utf-8\2", decoded.text, count=1)
     text = _CHAR_REF.sub(_safe_char_ref, _strip_doctypes(text))
     headers["content-type"] = f"{media.strip() or 'application/xml'}; charset=utf-8"
-    return dataclasses.replace(decoded, text=text)
+    return text, suspect
 
 
 _ITEM_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)

@@ -80,7 +80,8 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
         published_at=published, fetched_at=fetched_at, language=language, text=text,
         summary_only=extracted is None, content_hash=dedup.content_hash(text or entry.title or url),
         encoding_suspect=bool(suspect), date_note=date_note,
-        fingerprint=dedup.entry_fingerprint(entry.title, entry.summary, entry.updated_at, entry.published_at))
+        fingerprint=dedup.entry_fingerprint(entry.title, entry.summary, entry.updated_at, entry.published_at),
+        raw_fingerprint=entry.raw_fingerprint)
     return article, problem
 
 
@@ -183,7 +184,7 @@ def _match(store: Store, matcher: Matcher, article: Article, article_id: int, st
 def _revise(store: Store, matcher: Matcher, article: Article, own: dict, sig: neardup.Signature | None,
             hold: str | None = None) -> Saved:
     """The same entry again (its feed description changed): store an edit, if the text changed."""
-    store.set_fingerprint(own["sighting_id"], article.fingerprint)
+    store.set_fingerprint(own["sighting_id"], article.fingerprint, article.raw_fingerprint)
     unchanged = own["content_hash"] == article.content_hash
     # an entry this outlet ran as an exact copy of another outlet's article is not that article's editor
     not_its_own = own["source_id"] != article.source_id

@@ -210,6 +210,13 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE feeds ADD COLUMN new_items_polls INTEGER NOT NULL DEFAULT 0",
     ],
     [
+        # A hash of the feed item as written (before HTML-to-text and date parsing), kept beside the
+        # fingerprint and always updated with it: a stored entry whose raw item has not changed is
+        # not even converted (crawler/crawl.py). NULL (sightings from before, feedparser-path
+        # entries) means "convert and compare".
+        "ALTER TABLE sightings ADD COLUMN raw_fingerprint TEXT",
+    ],
+    [
         # `newswatch search` (crawler/search.py): every word filed under the lookup keys the watches
         # use, so a search finds inflections and the other script. Contentless (the keys are only an
         # index, recomputed from the article when needed): a row can only be taken out with the very
@@ -427,6 +434,7 @@ class Store:
             return None
         record = asdict(article)
         record.pop("fingerprint", None)  # kept per sighting, not per article
+        record.pop("raw_fingerprint", None)
         record["summary_only"] = int(article.summary_only)
         cur = self.db.execute(
             f"INSERT INTO articles ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
@@ -438,9 +446,9 @@ class Store:
     def _sight(self, article_id: int, article: Article) -> None:
         cur = self.db.execute(
             """INSERT OR IGNORE INTO sightings (article_id, source_id, entry_key, url, canonical_url, seen_at,
-               fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+               fingerprint, raw_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             [article_id, article.source_id, article.entry_key, article.url, article.canonical_url,
-             article.fetched_at, getattr(article, "fingerprint", None)])
+             article.fetched_at, getattr(article, "fingerprint", None), getattr(article, "raw_fingerprint", None)])
         if cur.rowcount:
             # an exact copy is one more copy of the story its article belongs to
             self.db.execute(
@@ -918,22 +926,44 @@ class Store:
             rows = list(self.db.query(sql.format("si.canonical_url = ?"), [source_id, canonical_url]))
         return rows[0] if rows else None
 
-    def entry_changed(self, source_id: str, entry_key: str, canonical_url: str | None, fingerprint: str) -> bool:
-        """Does the feed describe a stored entry of this source differently than when it was stored?
-        A sighting from before fingerprints were kept gets this one and counts as unchanged."""
+    def _own_sighting(self, source_id: str, entry_key: str, canonical_url: str | None):
+        """(id, fingerprint, raw_fingerprint) of the sighting through which this source stored this
+        entry (same key, else same canonical URL), or None."""
         row = self.db.execute(
-            "SELECT id, fingerprint FROM sightings WHERE source_id = ? AND entry_key = ? ORDER BY id LIMIT 1",
-            [source_id, entry_key]).fetchone()
+            "SELECT id, fingerprint, raw_fingerprint FROM sightings WHERE source_id = ? AND entry_key = ? "
+            "ORDER BY id LIMIT 1", [source_id, entry_key]).fetchone()
         if row is None and canonical_url:
             row = self.db.execute(
-                "SELECT id, fingerprint FROM sightings WHERE source_id = ? AND canonical_url = ? ORDER BY id LIMIT 1",
-                [source_id, canonical_url]).fetchone()
+                "SELECT id, fingerprint, raw_fingerprint FROM sightings WHERE source_id = ? AND canonical_url = ? "
+                "ORDER BY id LIMIT 1", [source_id, canonical_url]).fetchone()
+        return row
+
+    def entry_changed(self, source_id: str, entry_key: str, canonical_url: str | None, fingerprint: str,
+                      raw_fingerprint: str | None = None) -> bool:
+        """Does the feed describe a stored entry of this source differently than when it was stored?
+        A sighting from before fingerprints were kept gets this one and counts as unchanged.
+
+        When it is unchanged, ``raw_fingerprint`` is kept as the item's raw form from now on (so the
+        next poll skips converting it); when it changed, both fingerprints stay as they were until the
+        edit is stored (``set_fingerprint``), so a cycle cut short notices the edit again."""
+        row = self._own_sighting(source_id, entry_key, canonical_url)
         if row is None:
             return False
         if row[1] is None:
-            self.db.execute("UPDATE sightings SET fingerprint = ? WHERE id = ?", [fingerprint, row[0]])
+            self.db.execute("UPDATE sightings SET fingerprint = ?, raw_fingerprint = ? WHERE id = ?",
+                            [fingerprint, raw_fingerprint, row[0]])
             return False
-        return row[1] != fingerprint
+        if row[1] != fingerprint:
+            return True
+        if row[2] != raw_fingerprint:
+            self.db.execute("UPDATE sightings SET raw_fingerprint = ? WHERE id = ?", [raw_fingerprint, row[0]])
+        return False
+
+    def entry_raw_unchanged(self, source_id: str, entry_key: str, canonical_url: str | None,
+                            raw_fingerprint: str) -> bool:
+        """Was this entry of this source last stored or checked from exactly this raw feed item?"""
+        row = self._own_sighting(source_id, entry_key, canonical_url)
+        return row is not None and row[2] == raw_fingerprint
 
     def entry_key_taken(self, source_id: str, entry_key: str, canonical_url: str) -> bool:
         """Is ``entry_key`` (a GUID) already used by this source for another URL? Feeds that repeat
@@ -943,8 +973,9 @@ class Store:
             [source_id, entry_key, canonical_url]).fetchone()
         return row is not None
 
-    def set_fingerprint(self, sighting_id: int, fingerprint: str | None) -> None:
-        self.db.execute("UPDATE sightings SET fingerprint = ? WHERE id = ?", [fingerprint, sighting_id])
+    def set_fingerprint(self, sighting_id: int, fingerprint: str | None, raw_fingerprint: str | None = None) -> None:
+        self.db.execute("UPDATE sightings SET fingerprint = ?, raw_fingerprint = ? WHERE id = ?",
+                        [fingerprint, raw_fingerprint, sighting_id])
 
     def revise_article(self, article_id: int, article: Article, now: datetime | None = None) -> None:
         """The article's own page changed: keep the new text (search index follows) and count it."""

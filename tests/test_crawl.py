@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from conftest import SEED, channels_for, cli, crawl_once, write_config
@@ -215,4 +216,205 @@ def test_crawl_now_moves_the_clock_for_due_sources_and_feed_state(tmp_path, seed
     store = Store(cfg / "newswatch.db")
     [feed] = store.feeds()
     assert feed["last_polled_at"] == later and feed["next_check_at"] > later
+    store.close()
+
+
+# --- stored entries whose feed item has not changed are not converted again (issue 9) ------------------
+
+HEADLINES = ["Uzbekistan Sends Diplomatic Note to Russia Over Treatment of Migrant Workers in Moscow",
+             "Kyrgyz Border Guards Report Shooting Near Batken", "Tajik Journalist Detained in Dushanbe"]
+FEED_ITEM = ('<item><title>{title}</title><link>{{base_url}}/a{n}.html</link>'
+             '<guid isPermaLink="false">story-{n}</guid><pubDate>Wed, 18 Jun 2025 0{n}:42:00 GMT</pubDate>'
+             '<description>{desc}</description></item>')
+
+
+class ThreeStories:
+    """An outlet with three stored stories whose feed and pages a test edits between crawls."""
+
+    def __init__(self, root):
+        self.root = root
+        page = (SEED / "article.html").read_text(encoding="utf-8")
+        for n, title in enumerate(HEADLINES):
+            # each page its own story: another headline and a paragraph of its own
+            (root / f"a{n}.html").write_text(page.replace(HEADLINES[0], title).replace(
+                'href="/article.html"', f'href="/a{n}.html"').replace(
+                "<p>The incident in question", f"<p>Story {n} of three, reported on its own.</p><p>The incident "
+                "in question"), encoding="utf-8")
+        self.titles = list(HEADLINES)
+        self.descs = [f"Summary of story {n}: what happened and where." for n in range(3)]
+        self.build = 0
+
+    def write_feed(self, items: str | None = None) -> None:
+        self.build += 1  # a new build date: the body changes, so it is parsed
+        items = items or "".join(FEED_ITEM.format(n=n, title=t, desc=d)
+                                 for n, (t, d) in enumerate(zip(self.titles, self.descs)))
+        (self.root / "feed.xml.tmpl").write_text(
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Steppe Wire</title>'
+            f"<lastBuildDate>Wed, 18 Jun 2025 10:{self.build:02d}:00 GMT</lastBuildDate>{items}</channel></rss>",
+            encoding="utf-8")
+
+
+def crawl_with_events(cfg) -> tuple[dict, dict]:
+    """The crawl's JSON summary and the fields of its feed_polled event."""
+    import json
+
+    proc = cli(cfg, "crawl", "--once", "--json")
+    [line] = [line for line in proc.stderr.splitlines() if "event=feed_polled" in line]
+    fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+    return json.loads(proc.stdout), {k: fields[k] for k in ("entries", "converted", "new")}
+
+
+def three_stories(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    outlet = ThreeStories(site)
+    outlet.write_feed()
+    return outlet
+
+
+def test_edited_title_in_an_otherwise_unchanged_feed_is_noticed_while_the_other_entries_are_skipped(tmp_path):
+    outlet = three_stories(tmp_path)
+    with OutletServer(outlet.root) as server:
+        cfg = seed_config(tmp_path, server)
+        first, polled = crawl_with_events(cfg)
+        assert first["new_articles"] == 3 and polled == {"entries": "3", "converted": "3", "new": "3"}
+        outlet.titles[1] = "Kyrgyz Border Guards Report Shooting Near Batken; Two Wounded"
+        page = (outlet.root / "a1.html").read_text(encoding="utf-8")
+        (outlet.root / "a1.html").write_text(page.replace(
+            "<p>Story 1 of three", "<p>Update: two border guards were wounded.</p><p>Story 1 of three"), encoding="utf-8")
+        outlet.write_feed()
+        hits = [server.hits(f"/a{n}.html") for n in range(3)]
+        again, polled = crawl_with_events(cfg)
+        assert polled == {"entries": "3", "converted": "1", "new": "1"}
+        assert again["revised"] == 1 and again["new_articles"] == 0 and again["alerts_queued"] == 0
+        assert [server.hits(f"/a{n}.html") for n in range(3)] == [hits[0], hits[1] + 1, hits[2]]
+        assert "two border guards were wounded" in articles(cfg)[1]["text"]
+
+
+def test_feed_reserialised_with_the_same_entries_converts_nothing(tmp_path):
+    outlet = three_stories(tmp_path)
+    with OutletServer(outlet.root) as server:
+        cfg = seed_config(tmp_path, server)
+        crawl_with_events(cfg)
+        # another CMS template: CDATA, attributes and children in another order, indentation, comments
+        outlet.write_feed("".join(
+            f'\n  <!-- story {n} -->\n  <item>\n    <guid  isPermaLink = "false" >story-{n}</guid>\n'
+            f"    <description><![CDATA[{d}]]></description>\n    <title>{t}</title>\n"
+            f"    <pubDate>Wed, 18 Jun 2025 0{n}:42:00 GMT</pubDate>\n    <link>{{base_url}}/a{n}.html</link>\n  </item>"
+            for n, (t, d) in enumerate(zip(outlet.titles, outlet.descs))))
+        hits = [server.hits(f"/a{n}.html") for n in range(3)]
+        again, polled = crawl_with_events(cfg)
+        assert polled == {"entries": "3", "converted": "0", "new": "0"}
+        assert again["new_articles"] == again["revised"] == 0 and again["feeds_unchanged"] == 0
+        assert [server.hits(f"/a{n}.html") for n in range(3)] == hits
+
+
+def test_raw_change_that_is_not_an_edit_stores_no_revision_and_is_converted_only_once(tmp_path):
+    outlet = three_stories(tmp_path)
+    with OutletServer(outlet.root) as server:
+        cfg = seed_config(tmp_path, server)
+        crawl_with_events(cfg)
+        outlet.descs[2] = outlet.descs[2].replace(": ", ":  \n ").upper()  # spacing and case only
+        outlet.write_feed()
+        hits = server.hits("/a2.html")
+        again, polled = crawl_with_events(cfg)
+        # converted and compared: the same description, so not fetched again and no revision
+        assert polled == {"entries": "3", "converted": "1", "new": "0"}
+        assert again["revised"] == 0 and server.hits("/a2.html") == hits
+        outlet.write_feed()
+        _, polled = crawl_with_events(cfg)
+        assert polled["converted"] == "0"  # its new raw form was kept
+        assert [a["revisions"] for a in articles(cfg)] == [0, 0, 0]
+
+
+def test_database_from_before_raw_fingerprints_converts_each_stored_entry_once(tmp_path, monkeypatch):
+    from crawler import store as store_mod
+
+    outlet = three_stories(tmp_path)
+    with OutletServer(outlet.root) as server:
+        cfg = seed_config(tmp_path, server)
+        # a database at the schema before the raw fingerprint, with the three stories in it
+        monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:-1])
+        Store(cfg / "newswatch.db").close()
+        monkeypatch.undo()
+        env_path = cfg / "newswatch.db"
+        conn = sqlite3.connect(env_path)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(store_mod.MIGRATIONS) - 1
+        conn.close()
+        first, _ = crawl_with_events(cfg)  # migrates, then stores the stories
+        assert first["new_articles"] == 3
+        store = Store(env_path)
+        store.db.execute("UPDATE sightings SET raw_fingerprint = NULL")  # as stored before the upgrade
+        store.db.conn.commit()
+        store.close()
+        outlet.write_feed()
+        _, polled = crawl_with_events(cfg)
+        assert polled == {"entries": "3", "converted": "3", "new": "0"}  # compared the old way, once
+        outlet.write_feed()
+        _, polled = crawl_with_events(cfg)
+        assert polled == {"entries": "3", "converted": "0", "new": "0"}
+
+
+def test_edit_noticed_in_a_cycle_cut_short_is_noticed_again(tmp_path):
+    """The raw form of an edited entry is kept only once its edit is stored: a cycle that ends before
+    (a timeout, a crash) leaves the entry to be compared, and fetched, again."""
+    from crawler import config as config_mod
+    from crawler.crawl import CrawlSession
+
+    url = "https://steppe.example/feed.xml"
+    outlet = three_stories(tmp_path)
+    cfg = config_mod.load(write_config(tmp_path / "config", sources=[{"id": "sw", "name": "SW", "feeds": [url]}]))
+    store = Store(cfg.database_path)
+    store.sync_sources(cfg.sources)
+
+    def poll() -> tuple[CrawlSession, list]:
+        session = CrawlSession(cfg, store, ["sw"])
+        body = (outlet.root / "feed.xml.tmpl").read_bytes().replace(b"{base_url}", b"https://steppe.example")
+        return session, session.feed_response(url, url, 200, {"content-type": "application/rss+xml"}, body)
+
+    session, entries = poll()
+    for entry in entries:
+        session.entry_item({"feed_url": url, "entry": entry, "page": None, "error": "page not fetched here"})
+    assert store.count("articles") == 3 and poll()[1] == []
+    outlet.descs[0] = "Summary of story 0, corrected: what happened, where and when."
+    outlet.write_feed()
+    [edited] = poll()[1]  # noticed; the cycle ends before the page is fetched
+    assert edited.guid == "story-0"
+    session, again = poll()
+    assert again == [edited]  # so the next poll notices it again
+    session.entry_item({"feed_url": url, "entry": edited, "page": None, "error": "page not fetched here"})
+    outlet.write_feed()
+    assert poll()[1] == []  # stored now: skipped from here on
+    store.close()
+
+
+def test_feed_only_feedparser_reads_converts_every_entry_and_still_notices_an_edit(tmp_path):
+    """RSS 1.0 (and anything else off the fast path) has no raw fingerprint: robustness first."""
+    from crawler import config as config_mod
+    from crawler.crawl import CrawlSession
+
+    url = "https://uz.example/rss"
+    cfg = config_mod.load(write_config(tmp_path / "config", sources=[{"id": "uz", "name": "UZ", "feeds": [url]}]))
+    store = Store(cfg.database_path)
+    store.sync_sources(cfg.sources)
+
+    def rdf(first_title: str) -> bytes:
+        items = "".join(f'<item rdf:about="https://uz.example/n/{n}"><title>{t}</title><link>https://uz.example/n/{n}'
+                        f"</link><description>Matn {n}.</description></item>"
+                        for n, t in enumerate([first_title, "Chegarada voqea"]))
+        return ('<?xml version="1.0" encoding="utf-8"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                'xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://uz.example/"><title>UZ</title></channel>'
+                f"{items}</rdf:RDF>").encode()
+
+    def poll(body: bytes) -> list:
+        session = CrawlSession(cfg, store, ["uz"])
+        entries = session.feed_response(url, url, 200, {"content-type": "application/rss+xml"}, body)
+        for entry in entries:
+            session.entry_item({"feed_url": url, "entry": entry, "page": None, "error": "page not fetched here"})
+        return entries
+
+    assert len(poll(rdf("Migrantlar qaytdi"))) == 2
+    assert all(row["raw_fingerprint"] is None for row in store.db.query("SELECT raw_fingerprint FROM sightings"))
+    assert poll(rdf("Migrantlar qaytdi ") + b" ") == []
+    assert [e.title for e in poll(rdf("Migrantlar uyga qaytdi"))] == ["Migrantlar uyga qaytdi"]
     store.close()

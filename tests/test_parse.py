@@ -602,3 +602,92 @@ def test_simple_markup_path_gives_what_the_parser_gives_on_real_feed_html():
                                     "<p>x &amp; y &#171;z&#187;</p>", '<a href="/x?a=1&b=2">link</a> text'])
 def test_common_summaries_take_the_simple_path(markup):
     assert _simple_text(markup) is not None and _simple_text(markup) == _parser_text(markup)
+
+
+# --- raw fingerprints: entries the crawl stored from exactly the same raw item are not converted ---------
+
+
+def _fingerprints(body: bytes, timezone: str | None = None) -> dict:
+    return {e.guid: e.raw_fingerprint for e in parse_feed(body, RSS_HEADERS, FEED_URL, timezone=timezone).entries}
+
+
+_ITEM = ('<item><title>{title}</title><link>/news/{n}</link><guid isPermaLink="false">n-{n}</guid>'
+         '<pubDate>{date}</pubDate><dc:creator>Айгуль</dc:creator>'
+         '<description>{desc}</description><content:encoded>{full}</content:encoded></item>')
+_VALUES = dict(title="Мигранты вернулись", date="Tue, 14 May 2024 09:30:00 +0600",
+               desc="&lt;p&gt;Более двух тысяч&lt;/p&gt;", full="&lt;p&gt;Весь текст&lt;/p&gt;")
+
+
+def _feed_of(**changes) -> bytes:
+    return _rss("".join(_ITEM.format(n=n, **dict(_VALUES, **(changes if n == 2 else {}))) for n in (1, 2, 3)))
+
+
+def test_a_reserialised_feed_keeps_every_raw_fingerprint():
+    before = _fingerprints(_feed_of())
+    assert all(before.values()) and len(set(before.values())) == 3
+    # CDATA instead of escaping, attributes in another order, other indentation, comments, new build date
+    again = _rss("\n  <lastBuildDate>Wed, 15 May 2024 10:00:00 +0600</lastBuildDate><!-- cache 2 -->" + "".join(
+        f'\n  <item>\n    <guid isPermaLink="false">n-{n}</guid><title>Мигранты вернулись</title>'
+        f'\n    <link>/news/{n}</link><pubDate>Tue, 14 May 2024 09:30:00 +0600</pubDate>'
+        f'<dc:creator>Айгуль</dc:creator>\n    <description><![CDATA[<p>Более двух тысяч</p>]]></description>'
+        f'<!-- ad --><content:encoded><![CDATA[<p>Весь текст</p>]]></content:encoded>\n  </item>'
+        for n in (1, 2, 3)))
+    assert _fingerprints(again) == before
+
+
+@pytest.mark.parametrize("change", [
+    dict(title="Мигранты вернулись домой"),
+    dict(desc="&lt;p&gt;Более трёх тысяч&lt;/p&gt;"),
+    dict(desc="&lt;p&gt;Более  двух тысяч&lt;/p&gt;"),  # not an edit, but a raw change: compared after conversion
+    dict(date="Tue, 14 May 2024 11:45:00 +0600"),
+], ids=["title", "summary", "summary-spacing", "date"])
+def test_a_change_to_what_an_entry_is_made_of_changes_only_its_raw_fingerprint(change):
+    before, after = _fingerprints(_feed_of()), _fingerprints(_feed_of(**change))
+    assert after["n-2"] != before["n-2"]
+    assert after["n-1"] == before["n-1"] and after["n-3"] == before["n-3"]
+
+
+def test_the_full_text_counts_only_where_it_stands_in_for_a_missing_description():
+    full = dict(full="&lt;p&gt;Весь текст, исправленный&lt;/p&gt;")
+    assert _fingerprints(_feed_of(**full))["n-2"] == _fingerprints(_feed_of())["n-2"]
+    assert _fingerprints(_feed_of(desc="", **full))["n-2"] != _fingerprints(_feed_of(desc=""))["n-2"]
+
+
+def test_another_source_time_zone_changes_every_raw_fingerprint():
+    # a zoneless date is read in the source's zone: a new zone can change every entry's date
+    utc, almaty = _fingerprints(_feed_of(), None), _fingerprints(_feed_of(), "Asia/Almaty")
+    assert not set(utc.values()) & set(almaty.values())
+
+
+def test_unchanged_entries_are_left_out_unconverted_and_counted(monkeypatch):
+    from crawler import parse
+
+    body = _feed_of()
+    stored = _fingerprints(body)
+    converted = []
+    real = parse._to_entry
+    monkeypatch.setattr(parse, "_to_entry", lambda raw, url, tz=None: converted.append(1) or real(raw, url, tz))
+    asked = []
+
+    def unchanged(guid, url, raw_fingerprint):
+        asked.append((guid, url))
+        return stored.get(guid) == raw_fingerprint
+
+    feed = parse_feed(_feed_of(title="Мигранты вернулись домой"), RSS_HEADERS, FEED_URL, unchanged=unchanged)
+    assert [e.guid for e in feed.entries] == ["n-2"] and feed.known == 2 and len(converted) == 1
+    assert feed.entries[0].title == "Мигранты вернулись домой" and feed.entries[0].raw_fingerprint
+    assert asked == [("n-1", "https://news.example.kg/news/1"), ("n-2", "https://news.example.kg/news/2"),
+                     ("n-3", "https://news.example.kg/news/3")]
+
+
+def test_feedparser_path_entries_have_no_raw_fingerprint_and_are_always_converted():
+    # RSS 1.0 is feedparser's: nothing there to fingerprint before converting, so nothing is skipped
+    feed = parse_feed(fixture("rss10-uz.xml"), {}, FEED_URL, unchanged=lambda guid, url, raw: True)
+    assert feed.entries and feed.known == 0
+    assert all(e.raw_fingerprint is None for e in feed.entries)
+
+
+def test_raw_fingerprint_is_not_part_of_entry_equality():
+    # the two parser paths must keep giving equal entries (compared above on every fixture)
+    a = FeedEntry(guid="g", url=None, title="T", raw_fingerprint="x")
+    assert a == FeedEntry(guid="g", url=None, title="T") and hash(a) == hash(FeedEntry(guid="g", url=None, title="T"))
