@@ -334,12 +334,13 @@ def test_database_from_before_raw_fingerprints_converts_each_stored_entry_once(t
     with OutletServer(outlet.root) as server:
         cfg = seed_config(tmp_path, server)
         # a database at the schema before the raw fingerprint, with the three stories in it
-        monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:-1])
+        before = next(n for n, m in enumerate(store_mod.MIGRATIONS) if any("raw_fingerprint" in sql for sql in m))
+        monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:before])
         Store(cfg / "newswatch.db").close()
         monkeypatch.undo()
         env_path = cfg / "newswatch.db"
         conn = sqlite3.connect(env_path)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(store_mod.MIGRATIONS) - 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == before
         conn.close()
         first, _ = crawl_with_events(cfg)  # migrates, then stores the stories
         assert first["new_articles"] == 3
