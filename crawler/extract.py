@@ -20,6 +20,7 @@ from .encoding import Decoded, codec_name, decode, looks_like_mojibake
 
 from .errors import ExtractError
 from .models import Extracted
+from .pagemeta import JSON_LD_TYPES, PageMeta, page_metadata
 
 __all__ = ["extract_article", "decode_html", "guess_language", "normalise_article_text", "MIN_TEXT"]
 
@@ -85,6 +86,28 @@ def _canonical_link(tree, url: str) -> str | None:
     return None
 
 
+def _drop_code(tree) -> None:
+    """Remove ``<script>`` (but JSON-LD) and ``<style>`` elements, keeping the text after them.
+
+    trafilatura drops them too, but only after copying the tree three times and running its
+    XPath prunes over them: removed first, the same text comes out ~7% sooner (every corpus page
+    gives the same text; tests/test_extract.py checks it). JSON-LD stays: trafilatura reads it to
+    tell forum threads from articles, and crawler.pagemeta reads it for the byline."""
+    doomed = [el for el in tree.iter("script", "style")
+              if el.tag == "style" or (el.get("type") or "").strip().lower() not in JSON_LD_TYPES]
+    for el in doomed:
+        parent = el.getparent()
+        if parent is None:
+            continue
+        if el.tail:  # keep the text that follows the element
+            previous = el.getprevious()
+            if previous is not None:
+                previous.tail = (previous.tail or "") + el.tail
+            else:
+                parent.text = (parent.text or "") + el.tail
+        parent.remove(el)
+
+
 def extract_article(
     html: bytes | str,
     url: str,
@@ -110,11 +133,14 @@ def extract_article(
         raise ExtractError("no article text (not an HTML page)", source_id=source_id, url=url)
 
     canonical = _canonical_link(tree, url)
+    _drop_code(tree)
     try:
+        # Metadata is read by crawler.pagemeta (the fields we store, from the cheap sources first),
+        # not by trafilatura, whose metadata pass cost a third as much as the text extraction.
         document = trafilatura.bare_extraction(
             tree,
             url=url,
-            with_metadata=True,
+            with_metadata=False,
             include_comments=False,
             include_tables=False,
             favor_precision=True,
@@ -127,11 +153,15 @@ def extract_article(
         found = f"only {len(text)} characters" if text else "nothing"
         raise ExtractError(f"no article text (found {found})", source_id=source_id, url=url)
 
+    try:
+        meta = page_metadata(tree, url, canonical)
+    except (lxml.etree.LxmlError, RecursionError, ValueError):
+        meta = PageMeta(None, None, None)  # a page with text and odd metadata is still an article
     language = reconcile_language(_language_code(document.language), guess_language(text))
     return Extracted(
-        title=_clean(document.title),
-        author=_clean(document.author),
-        published_at=_clean(document.date),
+        title=_clean(meta.title),
+        author=_clean(meta.author),
+        published_at=_clean(meta.date),
         text=text,
         language=language,
         canonical_url=canonical,
