@@ -110,6 +110,19 @@ def _drop_code(tree) -> None:
         parent.remove(el)
 
 
+def _drop_head(tree) -> None:
+    """Empty ``<head>`` but for JSON-LD, once the metadata has been read from it.
+
+    trafilatura's own first step removes the head; its readability and jusText fallbacks ignore it
+    (jusText drops it, readability scores paragraphs). Removed before the tree is copied, the same
+    text comes out ~3% sooner. JSON-LD stays for trafilatura's forum-thread test."""
+    head = tree.find("head")
+    if head is not None:
+        for el in list(head):
+            if el.tag != "script":  # the scripts left are JSON-LD (see _drop_code)
+                head.remove(el)
+
+
 def extract_article(
     html: bytes | str,
     url: str,
@@ -136,9 +149,14 @@ def extract_article(
 
     canonical = _canonical_link(tree, url)
     _drop_code(tree)
+    # Metadata is read by crawler.pagemeta (the fields we store, from the cheap sources first),
+    # not by trafilatura, whose metadata pass cost a third as much as the text extraction.
     try:
-        # Metadata is read by crawler.pagemeta (the fields we store, from the cheap sources first),
-        # not by trafilatura, whose metadata pass cost a third as much as the text extraction.
+        meta = page_metadata(tree, url, canonical)
+    except (lxml.etree.LxmlError, RecursionError, ValueError):
+        meta = PageMeta(None, None, None)  # a page with text and odd metadata is still an article
+    _drop_head(tree)
+    try:
         document = trafilatura.bare_extraction(
             tree,
             url=url,
@@ -155,10 +173,6 @@ def extract_article(
         found = f"only {len(text)} characters" if text else "nothing"
         raise ExtractError(f"no article text (found {found})", source_id=source_id, url=url)
 
-    try:
-        meta = page_metadata(tree, url, canonical)
-    except (lxml.etree.LxmlError, RecursionError, ValueError):
-        meta = PageMeta(None, None, None)  # a page with text and odd metadata is still an article
     language = reconcile_language(_language_code(document.language), guess_language(text))
     return Extracted(
         title=_clean(meta.title),

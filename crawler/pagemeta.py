@@ -14,7 +14,13 @@ text extraction itself:
 3. only when those say nothing: trafilatura's title (``<h1>``, ``<title>``) and author (byline)
    searches over the page;
 4. the date from htmldate, asked as trafilatura asks it (URL, then ``<meta>`` and JSON-LD, then the
-   page's text), with the canonical URL when the page gives no ``og:url``.
+   page's text), with the canonical URL when the page gives no ``og:url``. htmldate stops at the
+   first source that answers, so the meta tags and JSON-LD cost it little (~0.6 ms a page).
+
+On the 258 corpus pages: the title search ran for 1 page, the byline search for 37 (6 ms each, half
+of this module's time), and 1 page had JSON-LD that does not parse as written; trafilatura's rewrite
+broke 6 that do. Titles, authors and dates are trafilatura's on every page but the 2 of those 6
+where the byline it missed is now read (tests/test_pagemeta.py).
 
 When trafilatura's internals are not there (another version), ``extract_metadata`` does it all.
 """
