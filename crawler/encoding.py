@@ -53,6 +53,8 @@ _CP1252_HIGH = bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore")
 _UTF8_AS_1251 = re.compile(f"[РСТУ][{re.escape(_CP1251_HIGH)}]")
 _UTF8_AS_1252 = re.compile(f"[ÐÑÒÓ][{re.escape(_CP1252_HIGH)}\u0080-\u009f]")
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_ASCII_RUNS = re.compile("[\x00-\x7f]+")
+_ASCII_NOT_LETTERS = bytes(c for c in range(128) if not chr(c).isalpha())
 # Russian letter frequencies (%), to tell windows-1251 from KOI8-R when case alone cannot (short titles)
 _RU_FREQ = dict(о=10.97, е=8.45, а=8.01, и=7.35, н=6.70, т=6.26, с=5.47, р=4.73, в=4.54, л=4.40, к=3.49, м=3.21,
                 д=2.98, п=2.81, у=2.62, я=2.01, ы=1.90, ь=1.74, г=1.70, з=1.65, б=1.59, ч=1.44, й=1.21, х=0.97,
@@ -90,12 +92,14 @@ def mojibake_score(text: str) -> float:
     sample = text[:_SAMPLE]
     # This runs on every page (its first 20,000 characters, markup included), every extracted text
     # and every title: a Python loop over the characters cost a quarter of the extraction pipeline.
-    # So: ASCII cannot score; otherwise count per distinct character, and look for pairs and words
-    # only where the letters they need are there. Same score as character by character.
+    # So: ASCII cannot score; otherwise ASCII letters are counted in C and the other characters per
+    # distinct character, and pairs and words are looked for only where the letters they need are
+    # there. Same score as character by character (tests/test_encoding.py).
     if sample.isascii():
         return 0.0
-    letters = cyr = cyr_upper = latin_high = odd = 0
-    counts = Counter(sample)
+    letters = len(sample.encode("ascii", "ignore").translate(None, _ASCII_NOT_LETTERS))
+    cyr = cyr_upper = latin_high = odd = 0
+    counts = Counter(_ASCII_RUNS.sub("", sample))
     for ch, n in counts.items():
         if ch.isalpha():
             letters += n
