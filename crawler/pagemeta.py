@@ -5,7 +5,7 @@ Newswatch does not store (site name, categories, tags, licence), which cost a th
 text extraction itself:
 
 1. ``<meta>`` tags (OpenGraph, ``name=author``, ``article:author``, ``itemprop=headline``...),
-   read by trafilatura's own ``examine_meta``;
+   read by trafilatura's ``examine_meta`` rules from the head's children (:func:`meta_tags`);
 2. JSON-LD (``NewsArticle`` and friends: ``headline``, ``author``), parsed with ``json.loads`` as
    written. trafilatura first rewrites the whole script (unescapes ``\\uXXXX`` and HTML entities,
    drops ``\\n``), which breaks valid JSON holding an escaped quote and then sends it to a regex
@@ -33,16 +33,21 @@ from dataclasses import dataclass
 from htmldate import find_date
 
 try:  # internals of trafilatura 2.x; extract_metadata is the fallback
+    from courlan import is_valid_url
+    from trafilatura.json_metadata import extract_json, extract_json_parse_error, normalize_authors, normalize_json
     from trafilatura.metadata import (
         JSON_MINIFY,
-        examine_meta,
+        METANAME_AUTHOR,
+        METANAME_TITLE,
+        OG_AUTHOR,
+        PROPERTY_AUTHOR,
         extract_author,
         extract_title,
     )
-    from trafilatura.json_metadata import extract_json, extract_json_parse_error, normalize_json
-    from trafilatura.settings import set_date_params
+    from trafilatura.settings import Document, set_date_params
+    from trafilatura.utils import HTML_STRIP_TAGS
 except ImportError:  # pragma: no cover - depends on the installed trafilatura
-    examine_meta = None
+    Document = None
 
 from trafilatura.metadata import extract_metadata
 
@@ -60,10 +65,10 @@ class PageMeta:
 
 def page_metadata(tree, url: str, canonical: str | None = None) -> PageMeta:
     """Title, author and publication date of the page ``tree`` (an lxml.html tree; not modified)."""
-    if examine_meta is None:  # pragma: no cover
+    if Document is None:  # pragma: no cover
         document = extract_metadata(tree, url)
         return PageMeta(document.title, document.author, document.date)
-    document = examine_meta(tree)
+    document = meta_tags(tree)
     if document.author and " " not in document.author:
         document.author = None  # as trafilatura: a single word is a site or a handle, not a byline
     for script in tree.iter("script"):
@@ -78,6 +83,52 @@ def page_metadata(tree, url: str, canonical: str | None = None) -> PageMeta:
     document.date = find_date(tree, **date_params)
     document.clean_and_trim()
     return PageMeta(document.title or None, document.author or None, document.date or None)
+
+
+def meta_tags(tree):
+    """Title, author and URL from ``<head>``'s ``<meta>`` tags, by the rules of trafilatura's
+    ``examine_meta`` (OpenGraph first; then ``property``, ``name`` or ``itemprop``, the first title
+    and every author), without the fields we do not store. examine_meta finds the tags with
+    ``.//head/meta`` paths, two walks over the whole page; the head is a child of the root."""
+    document = Document()
+    head = tree.find("head")
+    if head is None:
+        return document
+    metas = list(head.iterchildren("meta"))
+    for el in metas:  # OpenGraph: the last of each wins
+        prop, content = el.get("property"), el.get("content")
+        if prop and prop.startswith("og:") and content and not content.isspace():
+            if prop == "og:title":
+                document.title = content
+            elif prop == "og:url" and is_valid_url(content):
+                document.url = content
+            elif prop in OG_AUTHOR:
+                document.author = normalize_authors(None, content)
+    for el in metas:
+        content = el.get("content")
+        if content is None:
+            continue
+        content = HTML_STRIP_TAGS.sub("", content).strip()
+        if not content:
+            continue
+        if "property" in el.attrib:
+            if el.get("property", "").lower() in PROPERTY_AUTHOR:
+                document.author = normalize_authors(document.author, content)
+        elif "name" in el.attrib:
+            name = el.get("name", "").lower()
+            if name in METANAME_AUTHOR:
+                document.author = normalize_authors(document.author, content)
+            elif name in METANAME_TITLE:
+                document.title = document.title or content
+            elif name == "twitter:url" and not document.url and is_valid_url(content):
+                document.url = content
+        elif "itemprop" in el.attrib:
+            itemprop = el.get("itemprop", "").lower()
+            if itemprop == "author":
+                document.author = normalize_authors(document.author, content)
+            elif itemprop == "headline":
+                document.title = document.title or content
+    return document
 
 
 def _json_ld(text: str, document):

@@ -76,6 +76,19 @@ def test_page_metadata_does_not_change_the_tree():
     assert len(list(tree.iter())) == before
 
 
+def test_meta_tags_read_as_trafilaturas_examine_meta():
+    from trafilatura.metadata import examine_meta
+
+    from crawler.pagemeta import meta_tags
+
+    pages = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(PAGES.rglob("*.html"))]
+    pages += [gzip.decompress(p.read_bytes()).decode("utf-8", errors="replace") for p, _ in _corpus_pages(step=3)]
+    for html in pages:
+        tree = load_html(html)
+        ours, theirs = meta_tags(tree), examine_meta(tree)
+        assert (ours.title, ours.author, ours.url) == (theirs.title, theirs.author, theirs.url)
+
+
 def _trafilatura_alone(html: bytes, url: str):
     """What extract_article got from trafilatura before: metadata and text in one call."""
     doc = trafilatura.bare_extraction(load_html(decode_html(html)), url=url, with_metadata=True,
