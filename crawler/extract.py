@@ -15,13 +15,13 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import trafilatura
-from trafilatura.utils import load_html
 
 from .encoding import Decoded, codec_name, decode, looks_like_mojibake
 
 from .errors import ExtractError
+from .htmltree import drop_code, drop_head, parse_html
 from .models import Extracted
-from .pagemeta import JSON_LD_TYPES, PageMeta, page_metadata
+from .pagemeta import PageMeta, page_metadata
 
 __all__ = ["extract_article", "decode_html", "guess_language", "normalise_article_text", "MIN_TEXT"]
 
@@ -88,41 +88,6 @@ def _canonical_link(tree, url: str) -> str | None:
     return None
 
 
-def _drop_code(tree) -> None:
-    """Remove ``<script>`` (but JSON-LD) and ``<style>`` elements, keeping the text after them.
-
-    trafilatura drops them too, but only after copying the tree three times and running its
-    XPath prunes over them: removed first, the same text comes out ~7% sooner (every corpus page
-    gives the same text; tests/test_extract.py checks it). JSON-LD stays: trafilatura reads it to
-    tell forum threads from articles, and crawler.pagemeta reads it for the byline."""
-    doomed = [el for el in tree.iter("script", "style")
-              if el.tag == "style" or (el.get("type") or "").strip().lower() not in JSON_LD_TYPES]
-    for el in doomed:
-        parent = el.getparent()
-        if parent is None:
-            continue
-        if el.tail:  # keep the text that follows the element
-            previous = el.getprevious()
-            if previous is not None:
-                previous.tail = (previous.tail or "") + el.tail
-            else:
-                parent.text = (parent.text or "") + el.tail
-        parent.remove(el)
-
-
-def _drop_head(tree) -> None:
-    """Empty ``<head>`` but for JSON-LD, once the metadata has been read from it.
-
-    trafilatura's own first step removes the head; its readability and jusText fallbacks ignore it
-    (jusText drops it, readability scores paragraphs). Removed before the tree is copied, the same
-    text comes out ~3% sooner. JSON-LD stays for trafilatura's forum-thread test."""
-    head = tree.find("head")
-    if head is not None:
-        for el in list(head):
-            if el.tag != "script":  # the scripts left are JSON-LD (see _drop_code)
-                head.remove(el)
-
-
 def extract_article(
     html: bytes | str,
     url: str,
@@ -141,21 +106,21 @@ def extract_article(
     if not text_html.strip():
         raise ExtractError("no article text (empty page)", source_id=source_id, url=url)
     try:
-        tree = load_html(text_html)
+        tree = parse_html(text_html)
     except (ValueError, TypeError) as exc:
         raise ExtractError(f"not an HTML page ({exc})", source_id=source_id, url=url) from exc
     if tree is None:
         raise ExtractError("no article text (not an HTML page)", source_id=source_id, url=url)
 
     canonical = _canonical_link(tree, url)
-    _drop_code(tree)
+    drop_code(tree)
     # Metadata is read by crawler.pagemeta (the fields we store, from the cheap sources first),
     # not by trafilatura, whose metadata pass cost a third as much as the text extraction.
     try:
         meta = page_metadata(tree, url, canonical)
     except (lxml.etree.LxmlError, RecursionError, ValueError):
         meta = PageMeta(None, None, None)  # a page with text and odd metadata is still an article
-    _drop_head(tree)
+    drop_head(tree)
     try:
         document = trafilatura.bare_extraction(
             tree,
@@ -267,14 +232,13 @@ def guess_language(text: str) -> str | None:
     # this ran for every stored article and cost ~5% of the extraction pipeline.
     cyrillic = len(sample) - len(_CYRILLIC.sub("", sample))
     latin = sum(map(sample.count, _ASCII_LOWER))  # the sample is lower case: no A-Z left
-    counts = {c: sample.count(c) for c in _MARKERS}
     # Turkmen Latin letters are Latin letters too (and outside A-Z)
     turkmen = sum(sample.count(c) for c in _TK_LETTERS)
     latin += turkmen
     if cyrillic + latin < _MIN_LETTERS:
         return None
     if cyrillic >= latin:
-        return _guess_cyrillic(counts, cyrillic)
+        return _guess_cyrillic({c: sample.count(c) for c in _MARKERS}, cyrillic)
     if turkmen / latin >= 0.01:
         return "tk"
     return _guess_latin(sample)
