@@ -3,7 +3,8 @@
 Pure: no network, no database. trafilatura does the boilerplate removal; this module decodes
 the bytes (BOM, HTTP charset, ``<meta charset>``, UTF-8, then detection, so windows-1251 pages
 come out as Cyrillic), finds the canonical URL, normalises the text and guesses the language
-when trafilatura does not say.
+when trafilatura does not say. The page is parsed once (crawler.htmltree); title, author and date
+come from crawler.pagemeta, and trafilatura is asked for the text only.
 """
 
 from __future__ import annotations
