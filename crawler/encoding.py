@@ -24,6 +24,7 @@ import codecs
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ _CP1252_HIGH = bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore")
 _UTF8_AS_1251 = re.compile(f"[РСТУ][{re.escape(_CP1251_HIGH)}]")
 _UTF8_AS_1252 = re.compile(f"[ÐÑÒÓ][{re.escape(_CP1252_HIGH)}\u0080-\u009f]")
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_ASCII_RUNS = re.compile("[\x00-\x7f]+")
+_ASCII_NOT_LETTERS = bytes(c for c in range(128) if not chr(c).isalpha())
 # Russian letter frequencies (%), to tell windows-1251 from KOI8-R when case alone cannot (short titles)
 _RU_FREQ = dict(о=10.97, е=8.45, а=8.01, и=7.35, н=6.70, т=6.26, с=5.47, р=4.73, в=4.54, л=4.40, к=3.49, м=3.21,
                 д=2.98, п=2.81, у=2.62, я=2.01, ы=1.90, ь=1.74, г=1.70, з=1.65, б=1.59, ч=1.44, й=1.21, х=0.97,
@@ -87,34 +90,52 @@ def mojibake_score(text: str) -> float:
     charset (replacement characters, UTF-8 read as a single-byte charset, Cyrillic read as
     windows-1252, windows-1251 and KOI8-R swapped, words mixing Latin and Cyrillic letters)."""
     sample = text[:_SAMPLE]
-    letters = cyr = cyr_upper = latin_high = 0
-    odd = 0
-    for ch in sample:
+    # This runs on every page (its first 20,000 characters, markup included), every extracted text
+    # and every title: a Python loop over the characters cost a quarter of the extraction pipeline.
+    # So: ASCII cannot score; otherwise ASCII letters are counted in C and the other characters per
+    # distinct character, and pairs and words are looked for only where the letters they need are
+    # there. Same score as character by character (tests/test_encoding.py).
+    if sample.isascii():
+        return 0.0
+    letters = len(sample.encode("ascii", "ignore").translate(None, _ASCII_NOT_LETTERS))
+    cyr = cyr_upper = latin_high = odd = 0
+    counts = Counter(_ASCII_RUNS.sub("", sample))
+    for ch, n in counts.items():
         if ch.isalpha():
-            letters += 1
+            letters += n
             if "\u0400" <= ch <= "\u04ff":
-                cyr += 1
+                cyr += n
                 if ch.isupper():
-                    cyr_upper += 1
+                    cyr_upper += n
             elif "\u00c0" <= ch <= "\u00ff":
-                latin_high += 1
+                latin_high += n
         elif ch == "\ufffd" or "\u0080" <= ch <= "\u009f" or "\u2500" <= ch <= "\u259f":
-            odd += 1  # replacement characters, C1 controls, KOI8-R box drawing
+            odd += n  # replacement characters, C1 controls, KOI8-R box drawing
     if not letters:
         return 1.0 if odd else 0.0
     score = odd / max(letters, 1) * 5
-    pairs = len(_UTF8_AS_1251.findall(sample)) + len(_UTF8_AS_1252.findall(sample))
+    pairs = 0
+    if any(c in counts for c in "РСТУ"):
+        pairs += len(_UTF8_AS_1251.findall(sample))
+    if any(c in counts for c in "ÐÑÒÓ"):
+        pairs += len(_UTF8_AS_1252.findall(sample))
     score += pairs * 2 / letters
     if latin_high / letters > 0.3:  # Turkmen or French stay well below; Cyrillic as cp1252 is ~1.0
         score += latin_high / letters
     if cyr >= 20 and cyr_upper / cyr > 0.4:  # real text is mostly lower case; swapped KOI8/1251 is not
         score += cyr_upper / cyr
-    words = _WORD.findall(sample)
+    words = _WORD.findall(sample) if cyr else ()  # both kinds of odd word need a Cyrillic letter
     if words:
-        mixed = sum(1 for w in words if _mixed_script(w))
-        # "лХЦПЮМРШ": a word that starts in lower case and goes on in upper case (KOI8-R/1251 swapped)
-        camel = sum(1 for w in words if len(w) >= 3 and w[0].islower() and any(c.isupper() for c in w[1:])
-                    and "\u0400" <= w[0] <= "\u04ff")
+        mixed = camel = 0
+        latin = letters > cyr  # a mixed word needs a Latin letter too
+        for w in words:
+            if latin and _mixed_script(w):
+                mixed += 1
+            # "лХЦПЮМРШ": a word that starts in lower case and goes on in upper case (KOI8-R/1251
+            # swapped); a word whose cased letters after the first are all lower case cannot be one
+            if (len(w) >= 3 and "\u0400" <= w[0] <= "\u04ff" and w[0].islower()
+                    and not w[1:].islower() and any(c.isupper() for c in w[1:])):
+                camel += 1
         score += (mixed + camel) / len(words)
     return score
 
@@ -127,14 +148,12 @@ def _russian_fit(text: str) -> float | None:
     return sum(_RU_LOG.get(c, _RARE_LOG) for c in letters) / len(letters)
 
 
+_CYR_LETTER = re.compile("[\u0400-\u04ff]")
+_LATIN_LETTER = re.compile("[\x00-\x7f\u00c0-\u024f]")
+
+
 def _mixed_script(word: str) -> bool:
-    has_cyr = has_lat = False
-    for ch in word:
-        if "\u0400" <= ch <= "\u04ff":
-            has_cyr = True
-        elif ch.isascii() or "\u00c0" <= ch <= "\u024f":
-            has_lat = True
-    return has_cyr and has_lat
+    return _CYR_LETTER.search(word) is not None and _LATIN_LETTER.search(word) is not None
 
 
 def looks_like_mojibake(text: str) -> bool:
@@ -198,7 +217,8 @@ def _detected(data: bytes) -> str | None:
 
 
 # C0/C1 controls except \t and \n, DEL, and code points SQLite or UTF-8 cannot hold as text
-_CONTROLS = dict.fromkeys(c for c in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0xFFFE, 0xFFFF] if c not in (9, 10))
+# (a regex: str.translate with a dict looks up every character of a whole article in Python's dict)
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -209,7 +229,7 @@ def clean_text(text: str | None, limit: int | None = None, *, one_line: bool = F
     if not text:
         return ""
     text = _SURROGATES.sub("\ufffd", text)
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).translate(_CONTROLS)
+    text = _CONTROLS.sub("", unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")))
     if one_line:
         text = " ".join(text.split())
     if limit is not None and len(text) > limit:

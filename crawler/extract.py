@@ -3,23 +3,26 @@
 Pure: no network, no database. trafilatura does the boilerplate removal; this module decodes
 the bytes (BOM, HTTP charset, ``<meta charset>``, UTF-8, then detection, so windows-1251 pages
 come out as Cyrillic), finds the canonical URL, normalises the text and guesses the language
-when trafilatura does not say.
+when trafilatura does not say. The page is parsed once (crawler.htmltree); title, author and date
+come from crawler.pagemeta, and trafilatura is asked for the text only.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import trafilatura
-from trafilatura.utils import load_html
 
 from .encoding import Decoded, codec_name, decode, looks_like_mojibake
 
 from .errors import ExtractError
+from .htmltree import drop_code, drop_head, parse_html
 from .models import Extracted
+from .pagemeta import PageMeta, page_metadata
 
 __all__ = ["extract_article", "decode_html", "guess_language", "normalise_article_text", "MIN_TEXT"]
 
@@ -58,8 +61,10 @@ def _meta_charset(head: bytes) -> str | None:
     return codec_name(label)
 
 
-# C0/C1 controls except \t and \n, plus DEL; \r handled separately
-_CONTROLS = dict.fromkeys(c for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10))
+# C0/C1 controls except \t and \n, plus DEL; \r handled separately. A regex rather than
+# str.translate with a dict, which looks up every character of the text in Python's dict.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_TRAILING_SPACE = re.compile(r"[^\S\n]+$", re.MULTILINE)  # what str.rstrip() strips, line by line
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
@@ -67,8 +72,7 @@ def normalise_article_text(text: str) -> str:
     """NFC; \\r\\n -> \\n; control characters (NUL included) removed except \\n and \\t;
     trailing spaces trimmed; 3+ newlines collapsed to a blank line."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_CONTROLS)
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    text = _TRAILING_SPACE.sub("", _CONTROLS.sub("", text))
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
@@ -103,18 +107,26 @@ def extract_article(
     if not text_html.strip():
         raise ExtractError("no article text (empty page)", source_id=source_id, url=url)
     try:
-        tree = load_html(text_html)
+        tree = parse_html(text_html)
     except (ValueError, TypeError) as exc:
         raise ExtractError(f"not an HTML page ({exc})", source_id=source_id, url=url) from exc
     if tree is None:
         raise ExtractError("no article text (not an HTML page)", source_id=source_id, url=url)
 
     canonical = _canonical_link(tree, url)
+    drop_code(tree)
+    # Metadata is read by crawler.pagemeta (the fields we store, from the cheap sources first),
+    # not by trafilatura, whose metadata pass cost a third as much as the text extraction.
+    try:
+        meta = page_metadata(tree, url, canonical)
+    except (lxml.etree.LxmlError, RecursionError, ValueError):
+        meta = PageMeta(None, None, None)  # a page with text and odd metadata is still an article
+    drop_head(tree)
     try:
         document = trafilatura.bare_extraction(
             tree,
             url=url,
-            with_metadata=True,
+            with_metadata=False,
             include_comments=False,
             include_tables=False,
             favor_precision=True,
@@ -129,9 +141,9 @@ def extract_article(
 
     language = reconcile_language(_language_code(document.language), guess_language(text))
     return Extracted(
-        title=_clean(document.title),
-        author=_clean(document.author),
-        published_at=_clean(document.date),
+        title=_clean(meta.title),
+        author=_clean(meta.author),
+        published_at=_clean(meta.date),
         text=text,
         language=language,
         canonical_url=canonical,
@@ -142,7 +154,7 @@ def extract_article(
 def _clean(value: str | None) -> str | None:
     if not value:
         return None
-    value = " ".join(unicodedata.normalize("NFC", value).translate(_CONTROLS).split())
+    value = " ".join(_CONTROLS.sub("", unicodedata.normalize("NFC", value)).split())
     return value or None
 
 
@@ -202,7 +214,7 @@ _UZ_APOS = re.compile(r"[og][ʻ'‘’`]", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+(?:[ʻʼ'‘’`][^\W\d_]+)*")
 _SAMPLE = 20000
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
-_ASCII_LETTER = re.compile("[A-Za-z]")
+_ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
 _MARKERS = _KK | _KY | _TG | _UZ_CYRL | _UK | _TURKIC
 _MIN_LETTERS = 40
 _RATE = 0.004  # 4 marker letters per 1000 Cyrillic letters: well below real kk/ky/tg/uz text,
@@ -220,15 +232,14 @@ def guess_language(text: str) -> str | None:
     # Counted with C-level regex and str.count rather than a Python loop over 20,000 characters:
     # this ran for every stored article and cost ~5% of the extraction pipeline.
     cyrillic = len(sample) - len(_CYRILLIC.sub("", sample))
-    latin = len(sample) - len(_ASCII_LETTER.sub("", sample))
-    counts = {c: sample.count(c) for c in _MARKERS}
+    latin = sum(map(sample.count, _ASCII_LOWER))  # the sample is lower case: no A-Z left
     # Turkmen Latin letters are Latin letters too (and outside A-Z)
     turkmen = sum(sample.count(c) for c in _TK_LETTERS)
     latin += turkmen
     if cyrillic + latin < _MIN_LETTERS:
         return None
     if cyrillic >= latin:
-        return _guess_cyrillic(counts, cyrillic)
+        return _guess_cyrillic({c: sample.count(c) for c in _MARKERS}, cyrillic)
     if turkmen / latin >= 0.01:
         return "tk"
     return _guess_latin(sample)
@@ -257,10 +268,12 @@ def _guess_latin(sample: str) -> str | None:
     words = _WORD.findall(sample)
     if not words:
         return None
-    # q without u and x are everyday Uzbek letters and rare in English
-    q_x = sum(1 for w in words for i, c in enumerate(w) if c == "x" or c == "q" and w[i + 1:i + 2] != "u")
-    uz = sum(1 for w in words if w in _UZ_WORDS) + len(_UZ_APOS.findall(sample)) / 2 + q_x / 4
-    en = sum(1 for w in words if w in _EN_WORDS)
+    # q without u and x are everyday Uzbek letters and rare in English. Every letter of the
+    # sample is in a word, and a u after a q is in the q's word: counted over the sample at once.
+    q_x = sample.count("x") + sample.count("q") - sample.count("qu")
+    seen = Counter(words)
+    uz = sum(seen[w] for w in _UZ_WORDS.intersection(seen)) + len(_UZ_APOS.findall(sample)) / 2 + q_x / 4
+    en = sum(seen[w] for w in _EN_WORDS.intersection(seen))
     if uz > en and uz / len(words) >= 0.03:
         return "uz-Latn"
     if en / len(words) >= 0.05:

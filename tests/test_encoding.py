@@ -10,6 +10,8 @@ import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler import config as config_mod
 from crawler.encoding import clean_text, decode, looks_like_mojibake
@@ -99,6 +101,63 @@ def test_mojibake_is_recognised(garbled):
 ], ids=["ru", "kk-latn", "tk", "uz-latn", "kk", "tg", "ru-caps", "fr-de", "acronyms"])
 def test_real_text_is_not_taken_for_mojibake(text):
     assert not looks_like_mojibake(text)
+
+
+def _score_char_by_char(text: str) -> float:
+    """mojibake_score as first written, one character at a time: the fast one must agree with it."""
+    import re
+
+    from crawler.encoding import _UTF8_AS_1251, _UTF8_AS_1252, _WORD
+
+    sample = text[:20000]
+    letters = cyr = cyr_upper = latin_high = odd = 0
+    for ch in sample:
+        if ch.isalpha():
+            letters += 1
+            if "\u0400" <= ch <= "\u04ff":
+                cyr += 1
+                cyr_upper += ch.isupper()
+            elif "\u00c0" <= ch <= "\u00ff":
+                latin_high += 1
+        elif ch == "\ufffd" or "\u0080" <= ch <= "\u009f" or "\u2500" <= ch <= "\u259f":
+            odd += 1
+    if not letters:
+        return 1.0 if odd else 0.0
+    score = odd / letters * 5 + (len(_UTF8_AS_1251.findall(sample)) + len(_UTF8_AS_1252.findall(sample))) * 2 / letters
+    if latin_high / letters > 0.3:
+        score += latin_high / letters
+    if cyr >= 20 and cyr_upper / cyr > 0.4:
+        score += cyr_upper / cyr
+    words = _WORD.findall(sample)
+    if words:
+        mixed = sum(1 for w in words if re.search("[\u0400-\u04ff]", w) and re.search("[\x00-\x7f\u00c0-\u024f]", w))
+        camel = sum(1 for w in words if len(w) >= 3 and w[0].islower() and any(c.isupper() for c in w[1:])
+                    and "\u0400" <= w[0] <= "\u04ff")
+        score += (mixed + camel) / len(words)
+    return score
+
+
+_GARBLED = [SENTENCE.encode("utf-8").decode("cp1251"), SENTENCE.encode("utf-8").decode("latin-1"),
+            SENTENCE.encode("cp1251").decode("cp1252"), SENTENCE.encode("cp1251").decode("koi8_r")]
+
+
+@pytest.mark.parametrize("text", [
+    "", "plain ASCII <html> only", "\ufffd\ufffd", "лХЦПЮМРШ пРИВЕТ", "ǅабв дǅa д𝐀бв aбв ½²³ Ⅻ", PAGE, FEED,
+    *_GARBLED, PAGE.encode("utf-8").decode("cp1251", errors="replace"), "x" * 19990 + "РџСЂРёРІРµС‚",
+], ids=["empty", "ascii", "replacement", "swapped-case", "odd-letters", "page", "feed", "utf8-as-1251",
+        "utf8-as-latin1", "1251-as-1252", "1251-as-koi8", "page-as-1251", "cut-at-20000"])
+def test_mojibake_score_is_the_character_by_character_score(text):
+    from crawler.encoding import mojibake_score
+
+    assert mojibake_score(text) == _score_char_by_char(text)
+
+
+@given(st.text(alphabet=st.sampled_from("aZ é ÐÑŸ€ РСТУџ Привет лХЦ ҚқӘә ǅ𝐀½\ufffd\u0085─ \n1_"), max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_mojibake_score_agrees_on_random_mixtures(text):
+    from crawler.encoding import mojibake_score
+
+    assert mojibake_score(text) == _score_char_by_char(text)
 
 
 def test_garbled_article_is_stored_flagged_and_never_alerts(tmp_path):

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.errors import ExtractError
 from crawler.extract import decode_html, extract_article, guess_language, normalise_article_text
@@ -157,6 +159,25 @@ def test_normalise_article_text():
     assert normalise_article_text(raw) == "Йошкар-Ола\n\nвторой абзац\n\tтаб"
 
 
+_CONTROL_TABLE = dict.fromkeys(c for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10))
+
+
+def _normalise_line_by_line(text: str) -> str:
+    """normalise_article_text as first written (str.translate, a loop over the lines)."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL_TABLE)
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+@given(st.text(alphabet=st.sampled_from("ab Жж\t\n\r\x00\x0b\x85\x9f\xa0\u2009\u2028\u3000\u0306И"), max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_normalise_article_text_is_the_line_by_line_result(text):
+    assert normalise_article_text(text) == _normalise_line_by_line(text)
+
+
 # --- language guess --------------------------------------------------------------------------------
 
 SAMPLES = {
@@ -190,6 +211,33 @@ def test_guess_language(expected, text):
                          ids=["empty", "tiny", "digits", "german"])
 def test_guess_language_declines_when_unsure(text):
     assert guess_language(text) is None
+
+
+def _guess_latin_word_by_word(sample: str):
+    """_guess_latin as first written, letter by letter in every word."""
+    from crawler.extract import _EN_WORDS, _UZ_APOS, _UZ_WORDS, _WORD
+
+    words = _WORD.findall(sample)
+    if not words:
+        return None
+    q_x = sum(1 for w in words for i, c in enumerate(w) if c == "x" or c == "q" and w[i + 1:i + 2] != "u")
+    uz = sum(1 for w in words if w in _UZ_WORDS) + len(_UZ_APOS.findall(sample)) / 2 + q_x / 4
+    en = sum(1 for w in words if w in _EN_WORDS)
+    if uz > en and uz / len(words) >= 0.03:
+        return "uz-Latn"
+    if en / len(words) >= 0.05:
+        return "en"
+    return None
+
+
+@given(st.lists(st.sampled_from(["qu", "q", "x", "va", "bilan", "the", "and", "o'z", "oʻ", "quick", "qx", "4x4",
+                                 "iraq", "q'u", " ", " ", ". ", "said", "word"]), max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_guess_latin_counts_as_word_by_word(parts):
+    from crawler.extract import _guess_latin
+
+    sample = "".join(parts).lower()
+    assert _guess_latin(sample) == _guess_latin_word_by_word(sample)
 
 
 # --- real pages from the shared corpus (skipped where it is absent) -------------------------------
