@@ -144,9 +144,11 @@ def save(store: Store, matcher: Matcher, article: Article, *, hold: str | None =
 
 def _index(store: Store, article_id: int, article: Article, old: dict | None = None) -> None:
     """File the article for `newswatch search` (``old``: the stored row it replaces, for an edit)."""
+    before = None
+    if old is not None:  # what it was filed under: garbled text was filed as nothing
+        before = (None, None) if old["encoding_suspect"] else (old["title"], old["text"])
     search.index_article(store, article_id, article.title, article.text, suspect=article.encoding_suspect,
-                         old=(None if old["encoding_suspect"] else old["title"],
-                              None if old["encoding_suspect"] else old["text"]) if old else None)
+                         old=before)
 
 
 def _cluster(store: Store, article_id: int, article: Article, sig: neardup.Signature | None) -> tuple[int, bool]:
