@@ -116,6 +116,11 @@ def crawl(ctx, once, source_ids, due, no_dispatch, as_json, log_summary, now):
 
         result = dispatch_pending(cfg, store)
         summary.alerts_sent, summary.alerts_failed = result.sent, result.failed
+    # articles stored before the search index existed (or under an older normalisation) are indexed
+    # a second's worth per cycle, so the first `newswatch search` after an upgrade need not wait long
+    from .search import catch_up
+
+    catch_up(store, seconds=1.0)
     store.record_cycle(started_at=started, finished_at=utcnow(), summary=summary.as_dict(),
                        error_kinds=dict(stats.error_kinds), poll_seconds=stats.poll_seconds,
                        extract_seconds=stats.extract_seconds)
@@ -479,8 +484,10 @@ def search_cmd(ctx, query, limit, newest, since, source_ids, languages, as_json)
     try:
         backlog = store.search_backlog_count(VERSION)
         if backlog:
-            click.echo(f"search: indexing {backlog} stored articles not yet in the search index (once)...", err=True)
-            catch_up(store)
+            click.echo(f"search: indexing {backlog} stored articles not yet in the search index (once; the "
+                       "daemon also does it a little every cycle)", err=True)
+            with click.progressbar(length=backlog, label="indexing", file=sys.stderr) as bar:
+                catch_up(store, progress=lambda done, total: bar.update(done - bar.pos))
         result = search(store, parsed, limit=limit, newest_first=newest, since=start, sources=source_ids,
                         languages=languages)
     finally:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,17 +221,20 @@ def index_article(store, article_id: int, title: str | None, text: str | None, *
     store.index_search(article_id, *new, VERSION, old=(terms(old[0]), terms(old[1])) if old else None)
 
 
-def catch_up(store, *, batch: int = 500, progress: Callable[[int, int], None] | None = None) -> int:
+def catch_up(store, *, batch: int = 500, progress: Callable[[int, int], None] | None = None,
+             seconds: float | None = None) -> int:
     """Index the articles the search index does not have: stored before it existed, or filed under
     another VERSION of the normalisation (then the whole index is rebuilt, since entries can only be
     taken out with the terms they went in with). Returns how many were indexed; ``progress(done,
-    total)`` is called after each batch of ``batch`` articles (one transaction each)."""
+    total)`` is called after each batch of ``batch`` articles (one transaction each). ``seconds``
+    stops after the batch that uses up that much time (a crawl cycle does a share of the work)."""
+    started = time.monotonic()
     if store.search_stale_count(VERSION):
         with store.transaction():
             store.clear_search_index()
     total = store.search_backlog_count(VERSION)
     done = 0
-    while done < total:
+    while done < total and (seconds is None or time.monotonic() - started < seconds):
         rows = store.search_backlog(VERSION, limit=batch)
         if not rows:
             break

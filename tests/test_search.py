@@ -318,3 +318,23 @@ def test_corpus_search_finds_exactly_what_a_watch_would_match(archive):
         assert got == expected, query
     fts_consistent(archive.store)
 
+
+def test_a_crawl_cycle_indexes_articles_stored_before_the_index(tmp_path, seed_outlet):
+    config_dir = write_config(tmp_path / "config", sources=[
+        {"id": "seed", "name": "Seed outlet", "country": "KZ", "feeds": [seed_outlet.url("/feed.xml")]}])
+    cfg = config_mod.load(config_dir)
+    store = Store(cfg.database_path)
+    store.sync_sources(cfg.sources)
+    for n in range(3):
+        store.add_article(Article(
+            source_id="seed", feed_url="f", url=f"https://a.example/{n}", canonical_url=f"https://a.example/{n}",
+            guid=None, entry_key=f"old-{n}", title="", author=None, published_at=None, fetched_at=iso(utcnow()),
+            language="ru", text=f"Мигранты вернулись домой ({n}).", summary_only=False, content_hash=f"h{n}"))
+    assert store.search_backlog_count(search.VERSION) == 3
+    store.close()
+    crawl_once(config_dir)  # the cycle stores the seed article and files the three old ones too
+    store = Store(cfg.database_path)
+    assert store.search_backlog_count(search.VERSION) == 0
+    assert len(found(store, "мигрант")) == 4
+    store.close()
+
