@@ -573,26 +573,29 @@ class Store:
         (bm25; a title word weighs like four text words) or newest first, with their text."""
         where, params = ["search_fts MATCH ?"], [fts_query]
         if since is not None:
-            where.append("coalesce(a.published_at, a.fetched_at) >= ?")
+            where.append("coalesce(f.published_at, f.fetched_at) >= ?")
             params.append(iso(since))
         sources = list(sources)
         if sources:
-            where.append(f"a.source_id IN ({', '.join('?' * len(sources))})")
+            where.append(f"f.source_id IN ({', '.join('?' * len(sources))})")
             params += sources
         languages = list(languages)
         if languages:
-            where.append("(" + " OR ".join(["a.language = ? OR a.language LIKE ?"] * len(languages)) + ")")
+            where.append("(" + " OR ".join(["f.language = ? OR f.language LIKE ?"] * len(languages)) + ")")
             for lang in languages:
                 params += [lang, f"{lang}-%"]
-        order = "search_fts.rowid DESC" if newest_first else "score, a.id DESC"
+        filters = " JOIN articles f ON f.id = search_fts.rowid" if len(where) > 1 else ""
+        order = "id DESC" if newest_first else "score, id DESC"
         try:
+            # ranked on row ids and scores alone: the sorter must not carry every match's text
             return list(self.db.query(
                 f"""SELECT a.id, a.title, a.text, a.url, a.source_id, coalesce(s.name, a.source_id) AS outlet,
-                           a.published_at, a.fetched_at, a.language, a.text_pruned_at,
-                           round(bm25(search_fts, 4.0, 1.0), 3) AS score
-                    FROM search_fts JOIN articles a ON a.id = search_fts.rowid
-                    LEFT JOIN sources s ON s.id = a.source_id
-                    WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?""",
+                           a.published_at, a.fetched_at, a.language, a.text_pruned_at, round(h.score, 3) AS score
+                    FROM (SELECT search_fts.rowid AS id, bm25(search_fts, 4.0, 1.0) AS score
+                          FROM search_fts{filters} WHERE {' AND '.join(where)}
+                          ORDER BY {order} LIMIT ? OFFSET ?) h
+                    JOIN articles a ON a.id = h.id LEFT JOIN sources s ON s.id = a.source_id
+                    ORDER BY {"h.id DESC" if newest_first else "h.score, h.id DESC"}""",
                 [*params, limit, offset]))
         except sqlite3.OperationalError as exc:
             raise StoreError(f"search failed ({exc}) for {fts_query!r}") from None
