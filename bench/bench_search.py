@@ -34,7 +34,7 @@ def run(quick: bool) -> dict:
     from crawler import search
     from crawler.store import Store
 
-    size = 10_000 if quick else 50_000
+    size = 10_000 if quick else 50_000  # ~80 s with the inserts
     pool, source = sentences()
     words = _queries(pool)
     plain = words[:13]  # frequent, middling, rare single words
