@@ -36,7 +36,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	@touch $@ $(VENV)/.installed-test $(VENV)/.installed-app
 
-# Figures into bench/results.json (~5 min; `make bench BENCH_ARGS=--quick` for a smaller run).
+# Figures into bench/results.json (~7 min; `make bench BENCH_ARGS=--quick` for a smaller run).
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
