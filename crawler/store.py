@@ -522,7 +522,10 @@ class Store:
         version), its row is marked stale instead and search.catch_up rebuilds the index."""
         row = self.db.execute("SELECT version, checksum FROM search_docs WHERE article_id = ?",
                               [article_id]).fetchone()
+        checksum = self._terms_checksum(title_terms, text_terms)
         if row is not None:
+            if row[0] == version and row[1] == checksum:
+                return  # filed so already (two catch-ups, a crawl child's and a search's, crossed)
             if row[0] != version or old is None or self._terms_checksum(*old) != row[1]:
                 self.db.execute("UPDATE search_docs SET version = -1 WHERE article_id = ?", [article_id])
                 return
@@ -531,7 +534,7 @@ class Store:
         self.db.execute("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)",
                         [article_id, title_terms, text_terms])
         self.db.execute("INSERT OR REPLACE INTO search_docs (article_id, version, checksum) VALUES (?, ?, ?)",
-                        [article_id, version, self._terms_checksum(title_terms, text_terms)])
+                        [article_id, version, checksum])
 
     def _unindex_text(self, article_ids: list[int], terms: Callable[[str | None], str] | None,
                       version: int) -> None:

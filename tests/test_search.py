@@ -215,6 +215,24 @@ def test_articles_stored_before_the_index_and_after_a_normalisation_change_are_i
     fts_consistent(store)
 
 
+def test_two_catch_ups_filing_the_same_backlog_leave_the_index_whole(archive):
+    """The crawl child and `newswatch search` may both read the same backlog and file it one after
+    the other: the second filing of an unchanged article must change nothing."""
+    store = archive.store
+    article_id = store.add_article(Article(
+        source_id="azattyk", feed_url="f", url="https://a.example/x", canonical_url="https://a.example/x", guid=None,
+        entry_key="x", title="Мигранты", author=None, published_at=None, fetched_at=iso(utcnow()), language="ru",
+        text="Мигранты вернулись домой.", summary_only=False, content_hash="hx"))
+    backlog = store.search_backlog(search.VERSION)  # both read it before either writes
+    for _ in range(2):
+        with store.transaction():
+            for row in backlog:
+                search.index_article(store, row["id"], row["title"], row["text"])
+    assert store.search_stale_count(search.VERSION) == 0
+    assert set(found(store, "мигрант")) == {article_id}
+    fts_consistent(store)
+
+
 # --------------------------------------------------------------------------- bad queries
 
 
