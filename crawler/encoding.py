@@ -99,7 +99,7 @@ def mojibake_score(text: str) -> float:
         return 0.0
     letters = len(sample.encode("ascii", "ignore").translate(None, _ASCII_NOT_LETTERS))
     cyr = cyr_upper = latin_high = odd = 0
-    counts = Counter(_ASCII_RUNS.sub("", sample))
+    counts = _non_ascii_counts(sample)
     for ch, n in counts.items():
         if ch.isalpha():
             letters += n
@@ -124,7 +124,10 @@ def mojibake_score(text: str) -> float:
         score += latin_high / letters
     if cyr >= 20 and cyr_upper / cyr > 0.4:  # real text is mostly lower case; swapped KOI8/1251 is not
         score += cyr_upper / cyr
-    words = _WORD.findall(sample) if cyr else ()  # both kinds of odd word need a Cyrillic letter
+    # both kinds of odd word need a Cyrillic letter, and a clean text has neither: a search over the
+    # whole sample (in C) rules them out before the words are looked at one by one
+    words = _WORD.findall(sample) if cyr and (
+        (letters > cyr and _MIXED_ANYWHERE.search(sample)) or _camel_anywhere().search(sample)) else ()
     if words:
         mixed = camel = 0
         latin = letters > cyr  # a mixed word needs a Latin letter too
@@ -146,6 +149,35 @@ def _russian_fit(text: str) -> float | None:
     if len(letters) < 4:
         return None
     return sum(_RU_LOG.get(c, _RARE_LOG) for c in letters) / len(letters)
+
+
+def _non_ascii_counts(sample: str) -> dict[str, int]:
+    """How often each non-ASCII character occurs. numpy counts the code points of a page or a feed
+    ~30x faster than Counter (1.4 ms for 20,000 Cyrillic characters); Counter wins on a title."""
+    if len(sample) < 1000:
+        return Counter(_ASCII_RUNS.sub("", sample))
+    import numpy as np
+
+    points = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    values, counts = np.unique(points[points > 127], return_counts=True)
+    return dict(zip(map(chr, values.tolist()), counts.tolist()))
+
+
+# Somewhere in a word, a Cyrillic letter and a Latin one (a superset of the words _mixed_script takes:
+# the letters between them belong to the same word).
+_MIXED_ANYWHERE = re.compile(
+    "[\u0400-\u04ff][^\\W\\d_]*?[A-Za-z\u00c0-\u024f]|[A-Za-z\u00c0-\u024f][^\\W\\d_]*?[\u0400-\u04ff]")
+_CAMEL: list[re.Pattern] = []
+
+
+def _camel_anywhere() -> re.Pattern:
+    """A lower-case Cyrillic letter followed, in the same word, by an upper-case letter: a superset of the
+    camel-case words mojibake_score counts (every upper-case letter of the BMP, and all astral ones)."""
+    if not _CAMEL:
+        lower = "".join(c for c in map(chr, range(0x400, 0x500)) if c.islower())
+        upper = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
+        _CAMEL.append(re.compile(f"[{lower}][^\\W\\d_]*?[{upper}\U00010000-\U0010ffff]"))
+    return _CAMEL[0]
 
 
 _CYR_LETTER = re.compile("[\u0400-\u04ff]")

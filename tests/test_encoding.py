@@ -160,6 +160,17 @@ def test_mojibake_score_agrees_on_random_mixtures(text):
     assert mojibake_score(text) == _score_char_by_char(text)
 
 
+@given(st.text(alphabet=st.sampled_from("aZ é ÐÑŸ€ РСТУџ Привет лХЦ ҚқӘә ǅ𝐀½\ufffd\u0085─ \n1_"), min_size=1,
+               max_size=60), st.integers(1000, 25000))
+@settings(max_examples=100, deadline=None)
+def test_mojibake_score_agrees_on_long_mixtures(text, size):
+    """Long samples (pages, feeds) are counted another way than short ones (titles)."""
+    from crawler.encoding import mojibake_score
+
+    long = (text * (size // len(text) + 1))[:size]
+    assert mojibake_score(long) == _score_char_by_char(long)
+
+
 def test_garbled_article_is_stored_flagged_and_never_alerts(tmp_path):
     from conftest import write_config
 
