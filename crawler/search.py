@@ -8,7 +8,8 @@ spelling; ``"трудовые мигранты"`` a phrase. It works in two step
    (crawler.stem: folded spelling, Russian/English Snowball stem, Turkic/Tajik stems of its
    script-free skeleton), written as FTS tokens ``terms()`` makes. An article is indexed when it is
    stored or edited (crawler.pipeline.save); articles stored before the index existed, or under an
-   older ``VERSION`` of the normalisation, are indexed by ``catch_up`` the first time someone searches.
+   older ``VERSION`` of the normalisation, are indexed by ``catch_up``: a second's worth after each
+   crawl cycle, and whatever is left when someone searches.
 2. **Query.** ``parse_query`` turns the query into FTS5 candidates (every word present under one of
    its keys) ranked by bm25 (title words weigh more), and into a watch rule; each candidate is then run
    through the watch matcher itself (crawler.match.find_all), which checks phrases, exact forms and
