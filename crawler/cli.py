@@ -470,7 +470,7 @@ def search_cmd(ctx, query, limit, newest, since, source_ids, languages, as_json)
         newswatch search '"трудовые мигранты" OR muhojir* -футбол' --since 30d --json
     """
     from .rules import RuleError
-    from .search import VERSION, catch_up, parse_query, search
+    from .search import catch_up, parse_query, pending, search
     from .store import Store
 
     text = " ".join(query)
@@ -482,7 +482,7 @@ def search_cmd(ctx, query, limit, newest, since, source_ids, languages, as_json)
     start = _since(since) if since else None
     store = Store(cfg.database_path)
     try:
-        backlog = store.search_backlog_count(VERSION)
+        backlog = pending(store)
         if backlog:
             click.echo(f"search: indexing {backlog} stored articles not yet in the search index (once; the "
                        "daemon also does it a little every cycle)", err=True)

@@ -36,7 +36,7 @@ from .normalize import tokens
 from .rules import Rule, RuleError, Term, Word, parse_term
 from .stem import analyse
 
-__all__ = ["VERSION", "Query", "Hit", "Result", "parse_query", "terms", "index_article", "search", "catch_up",
+__all__ = ["VERSION", "Query", "Hit", "Result", "parse_query", "terms", "index_article", "search", "pending", "catch_up",
            "MAX_ALTERNATIVES"]
 
 # Bump when tokens(), fold(), skeleton() or the stemmers change what keys a word gets: catch_up then
@@ -222,6 +222,13 @@ def index_article(store, article_id: int, title: str | None, text: str | None, *
     store.index_search(article_id, *new, VERSION, old=(terms(old[0]), terms(old[1])) if old else None)
 
 
+def pending(store) -> int:
+    """How many articles ``catch_up`` would index now (all of them when the index must be rebuilt)."""
+    if store.search_stale_count(VERSION):
+        return store.count("articles")
+    return store.search_backlog_count(VERSION)
+
+
 def catch_up(store, *, batch: int = 500, progress: Callable[[int, int], None] | None = None,
              seconds: float | None = None) -> int:
     """Index the articles the search index does not have: stored before it existed, or filed under
@@ -234,14 +241,15 @@ def catch_up(store, *, batch: int = 500, progress: Callable[[int, int], None] | 
         with store.transaction():
             store.clear_search_index()
     total = store.search_backlog_count(VERSION)
-    done = 0
+    done = last_id = 0
     while done < total and (seconds is None or time.monotonic() - started < seconds):
-        rows = store.search_backlog(VERSION, limit=batch)
+        rows = store.search_backlog(VERSION, limit=batch, after=last_id)
         if not rows:
             break
         with store.transaction():
             for row in rows:
                 index_article(store, row["id"], row["title"], row["text"], suspect=bool(row["encoding_suspect"]))
+        last_id = rows[-1]["id"]
         done += len(rows)
         if progress:
             progress(min(done, total), total)

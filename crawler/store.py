@@ -227,6 +227,8 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE search_docs (
             article_id INTEGER PRIMARY KEY REFERENCES articles(id), version INTEGER NOT NULL,
             checksum TEXT NOT NULL)""",
+        # every crawl cycle asks how many articles are not filed under the current version: two counts
+        "CREATE INDEX search_docs_version ON search_docs(version)",
     ],
 ]
 
@@ -552,22 +554,27 @@ class Store:
 
     def search_stale_count(self, version: int) -> int:
         """Articles filed under another normalisation version (or whose entry could not be updated)."""
-        return self.db.execute("SELECT count(*) FROM search_docs WHERE version != ?", [version]).fetchone()[0]
+        return self.db.execute("SELECT (SELECT count(*) FROM search_docs) - (SELECT count(*) FROM search_docs "
+                               "WHERE version = ?)", [version]).fetchone()[0]
 
     def clear_search_index(self) -> None:
         self.db.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
         self.db.execute("DELETE FROM search_docs")
 
-    _BACKLOG = """FROM articles a LEFT JOIN search_docs d ON d.article_id = a.id
-                  WHERE d.article_id IS NULL OR d.version != ?"""
-
     def search_backlog_count(self, version: int) -> int:
-        """Articles not in the search index (stored before it existed) or filed under another version."""
-        return self.db.execute(f"SELECT count(*) {self._BACKLOG}", [version]).fetchone()[0]
+        """Articles not in the search index (stored before it existed) or filed under another version.
+        Two counts, not a join: the crawl asks after every cycle, whatever the size of the archive."""
+        return self.db.execute("SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM search_docs "
+                               "WHERE version = ?)", [version]).fetchone()[0]
 
-    def search_backlog(self, version: int, limit: int = 500) -> list[dict]:
-        return list(self.db.query(f"SELECT a.id, a.title, a.text, a.encoding_suspect {self._BACKLOG} "
-                                  "ORDER BY a.id LIMIT ?", [version, limit]))
+    def search_backlog(self, version: int, limit: int = 500, after: int = 0) -> list[dict]:
+        """The next ``limit`` of those articles with an id above ``after`` (so that a long backlog is read
+        in one pass, not from the start for every batch)."""
+        return list(self.db.query(
+            """SELECT a.id, a.title, a.text, a.encoding_suspect FROM articles a
+               LEFT JOIN search_docs d ON d.article_id = a.id
+               WHERE a.id > ? AND (d.article_id IS NULL OR d.version != ?) ORDER BY a.id LIMIT ?""",
+            [after, version, limit]))
 
     def search_candidates(self, fts_query: str, *, limit: int = 50, offset: int = 0, newest_first: bool = False,
                           since: datetime | None = None, sources: Iterable[str] = (),

@@ -210,9 +210,23 @@ def test_articles_stored_before_the_index_and_after_a_normalisation_change_are_i
     assert len(found(store, "мигрант")) == 4
     assert search.catch_up(store) == 0
     monkeypatch.setattr(search, "VERSION", search.VERSION + 1)
+    assert search.pending(store) == 4
     assert search.catch_up(store) == 4  # every article again, replacing its old entry
     assert len(found(store, "мигрант")) == 4 and indexed in found(store, "мигрант")
     fts_consistent(store)
+
+
+def test_a_long_backlog_is_indexed_batch_after_batch_with_progress(archive):
+    store = archive.store
+    for n in range(5):
+        store.add_article(Article(
+            source_id="azattyk", feed_url="f", url=f"https://a.example/{n}", canonical_url=f"https://a.example/{n}",
+            guid=None, entry_key=f"old-{n}", title="", author=None, published_at=None, fetched_at=iso(utcnow()),
+            language="ky", text=f"Мигранттар үйлөрүнө кайтышты ({n}).", summary_only=False, content_hash=f"b{n}"))
+    seen = []
+    assert search.catch_up(store, batch=2, progress=lambda done, total: seen.append((done, total))) == 5
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert len(found(store, "мигрант")) == 5 and search.pending(store) == 0
 
 
 def test_two_catch_ups_filing_the_same_backlog_leave_the_index_whole(archive):
