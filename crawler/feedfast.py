@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import lxml.etree as etree
 from feedparser.datetimes import _parse_date  # feedparser's own date parser: identical dates
@@ -325,6 +325,21 @@ def _summary(entry: dict, fields: dict, summary_field: str) -> None:
         entry.setdefault("summary", value)
 
 
+def _filler(fields: dict, summary_field: str, author) -> Callable[[], dict]:
+    """The reader of an entry's other fields (Entry reads them only if the entry is converted)."""
+
+    def fill() -> dict:
+        entry: dict = {}
+        if "title" in fields:
+            entry["title"] = _text(fields["title"])
+        _summary(entry, fields, summary_field)
+        author(entry)
+        _dates(entry, fields)
+        return entry
+
+    return fill
+
+
 def _rss_item(item, base: str) -> Entry:
     fields = _fields(item, _RSS_FIELDS)
     ids: dict = {}
@@ -336,17 +351,12 @@ def _rss_item(item, base: str) -> Entry:
     if "guid" in fields:
         _guid(ids, fields["guid"], base)
 
-    def fill() -> dict:
-        entry: dict = {}
-        if "title" in fields:
-            entry["title"] = _text(fields["title"])
-        _summary(entry, fields, "description")
+    def author(entry: dict) -> None:
         if "author" in fields:
             _author(entry, _text(fields["author"]))
-        _dates(entry, fields)
-        return entry
 
-    return Entry(ids, fill, _raw_values(fields, "description", ("title", "author", "published", "updated")))
+    return Entry(ids, _filler(fields, "description", author),
+                 _raw_values(fields, "description", ("title", "author", "published", "updated")))
 
 
 def _atom_type(el) -> str:
@@ -385,16 +395,11 @@ def _atom_entry(item, base: str) -> Entry:
     if "guid" in fields:
         _guid(ids, fields["guid"], base)
 
-    def fill() -> dict:
-        entry: dict = {}
-        if "title" in fields:
-            entry["title"] = _text(fields["title"])
-        _summary(entry, fields, "summary")
+    def author(entry: dict) -> None:
         if name_el is not None:
             name = _text(name_el)
             entry["author"] = name
             entry["author_detail"] = {"name": name}
-        _dates(entry, fields)
-        return entry
 
-    return Entry(ids, fill, _raw_values(fields, "summary", ("title", "published", "updated"), name_el))
+    return Entry(ids, _filler(fields, "summary", author),
+                 _raw_values(fields, "summary", ("title", "published", "updated"), name_el))

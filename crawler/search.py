@@ -197,7 +197,7 @@ def search(store, query: Query, *, limit: int = 20, newest_first: bool = False, 
         rows = store.search_candidates(query.fts, limit=batch, offset=offset, newest_first=newest_first,
                                        since=since, sources=sources, languages=languages)
         offset += len(rows)
-        for row in rows:
+        for n, row in enumerate(rows, 1):
             checked += 1
             found = match.find_all(query.index, row["title"] or "", row.pop("text") or "")
             if not found:
@@ -207,8 +207,8 @@ def search(store, query: Query, *, limit: int = 20, newest_first: bool = False, 
             for m in found:
                 shown.setdefault((m.keyword, m.snippet), m)
             hits.append(Hit(row, list(shown.values())[:SNIPPETS_PER_HIT]))
-            if len(hits) == limit:
-                return Result(hits, checked, rejected, more=True)
+            if len(hits) == limit:  # more only if some candidate is left unread
+                return Result(hits, checked, rejected, more=n < len(rows) or len(rows) == batch)
         if len(rows) < batch:
             return Result(hits, checked, rejected, more=False)
     return Result(hits, checked, rejected, more=True)

@@ -963,8 +963,7 @@ class Store:
         if row is None:
             return False
         if row[1] is None:
-            self.db.execute("UPDATE sightings SET fingerprint = ?, raw_fingerprint = ? WHERE id = ?",
-                            [fingerprint, raw_fingerprint, row[0]])
+            self.set_fingerprint(row[0], fingerprint, raw_fingerprint)
             return False
         if row[1] != fingerprint:
             return True

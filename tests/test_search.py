@@ -106,6 +106,13 @@ def test_newest_first_lists_the_latest_stored_article_first(archive):
     assert list(found(archive.store, "мигрант", newest_first=True)) == [newer, older]
 
 
+def test_more_is_said_only_when_there_are_more_articles(archive):
+    archive("Мигранты вернулись домой", "Первый рейс прибыл утром.")
+    assert not search.search(archive.store, search.parse_query("мигрант"), limit=1).more
+    archive("Новости", "Ещё одна группа мигрантов прибыла вечером.")
+    assert search.search(archive.store, search.parse_query("мигрант"), limit=1).more
+
+
 def test_minus_excludes_and_or_takes_either(archive):
     border = archive("", "На кыргызско-таджикской границе вновь произошла перестрелка между пограничниками.")
     uz = archive("", "Toshkentda muhojirlar uchun yangi oʻquv markazi ochildi.")
