@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from . import dates, dedup
+from . import dates, dedup, feeditems
 from .config import Config
 from .errors import ParseError
 from .listing import parse_listing
@@ -91,6 +91,7 @@ class _FeedProgress:
     last_modified: str | None
     body_hash: str | None
     budget: int = 0  # article pages this sitemap or listing page may still have fetched in this poll
+    item_digests: bytes | None = None  # the feed's items (parse_feed ``handled``), kept with body_hash
 
 
 class CrawlSession:
@@ -253,8 +254,10 @@ class CrawlSession:
             return self.store.entry_raw_unchanged(source_id, key, canonical, raw_fingerprint)
 
         try:
+            # items exactly as at the last poll whose entries were all handled are not even parsed
             parsed = parse_feed(body, headers, response_url, source_id=source_id, max_items=self.max_items,
-                                timezone=self.sources[source_id].timezone, unchanged=unchanged)
+                                timezone=self.sources[source_id].timezone, unchanged=unchanged,
+                                handled=feeditems.split_digests(state.item_digests))
         except ParseError as exc:
             self.feed_failed(feed_url, "parse", exc.detail, status)
             return []
@@ -288,7 +291,8 @@ class CrawlSession:
         self._storm_check(feed_url, source_id, len(new))
         # Validators are saved only once every new entry is stored, so a cycle cut short re-reads
         # the feed next time instead of skipping entries it never got to.
-        self._progress[feed_url] = _FeedProgress(source_id, len(new), status, etag, last_modified, body_hash)
+        self._progress[feed_url] = _FeedProgress(source_id, len(new), status, etag, last_modified, body_hash,
+                                                 item_digests=parsed.item_digests)
         if not new:
             self._feed_done(feed_url)
         return new
@@ -319,7 +323,8 @@ class CrawlSession:
     def _feed_done(self, feed_url: str) -> None:
         p = self._progress.pop(feed_url)
         self.store.record_feed_success(feed_url, status=p.status, etag=p.etag, last_modified=p.last_modified,
-                                       body_hash=p.body_hash)
+                                       body_hash=p.body_hash,
+                                       item_digests=p.item_digests if p.body_hash else None)
         self._health(p.source_id)
 
     # ------------------------------------------------------------------ entries

@@ -80,18 +80,19 @@ class _NotSimple(Exception):
     """This feed needs feedparser."""
 
 
-def parse(body: bytes, headers: Mapping[str, str], url: str) -> dict | None:
+def parse(body: bytes, headers: Mapping[str, str], url: str, *, empty: bool = False) -> dict | None:
     """A feedparser-shaped result for a simple feed, or None when feedparser must read it.
 
     ``headers`` are the lower-cased response headers as ``parse_feed`` hands them to feedparser.
+    ``empty``: a feed without entries is read too (parse_feed cut out every item it had handled).
     """
     try:
-        return _parse(body, headers, url)
+        return _parse(body, headers, url, empty)
     except (_NotSimple, etree.LxmlError, ValueError, UnicodeError, RecursionError):
         return None
 
 
-def _parse(body: bytes, headers: Mapping[str, str], url: str) -> dict | None:
+def _parse(body: bytes, headers: Mapping[str, str], url: str, empty: bool) -> dict | None:
     if not _utf8_declared(body, headers.get("content-type", "")):
         return None
     # a DTD, entity declarations or xml:base: feedparser's business (and the safe path for them)
@@ -112,7 +113,7 @@ def _parse(body: bytes, headers: Mapping[str, str], url: str) -> dict | None:
         version = "atom10"
     else:
         return None
-    if not entries:
+    if not entries and not empty:
         return None  # "no entries" has its own wording on the feedparser path
     return {"feed": {"title": feed_title}, "entries": entries, "version": version, "bozo": 0}
 

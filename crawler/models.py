@@ -28,8 +28,12 @@ class ParsedFeed:
     entries: list[FeedEntry]
     # feedparser's "bozo" note when the feed was malformed but still yielded entries
     warning: str | None = None
-    # entries left out because the caller already has them (parse_feed's ``known``)
+    # entries left out because the caller already has them (parse_feed's ``known``, ``unchanged``
+    # and ``handled``)
     known: int = 0
+    # the digests of the feed's items (parse_feed's ``handled``), joined; None when not asked for or
+    # the items could not be told apart in the bytes
+    item_digests: bytes | None = None
 
 
 @dataclass(frozen=True)

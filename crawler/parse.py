@@ -25,7 +25,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -34,7 +34,7 @@ import lxml.etree
 
 from .encoding import clean_text, decode, looks_like_mojibake
 from . import dates
-from . import feedfast
+from . import feeditems, feedfast
 from .errors import ParseError
 from .models import FeedEntry, ParsedFeed
 
@@ -364,6 +364,7 @@ def parse_feed(
     timezone: str | None = None,
     known: Callable[[str | None, str | None], bool] | None = None,
     unchanged: Callable[[str | None, str | None, str], bool] | None = None,
+    handled: Container[bytes] | None = None,
 ) -> ParsedFeed:
     """Parse a fetched feed into plain-text entries.
 
@@ -382,6 +383,11 @@ def parse_feed(
     given its raw fingerprint (``FeedEntry.raw_fingerprint``: a hash of the item's text as written,
     taken before any conversion): the caller says whether it has the entry exactly so. Entries of
     the feedparser path have no raw fingerprint and are always converted.
+
+    ``handled``, when given, asks for the digests of the feed's items (``crawler.feeditems``: each
+    item's bytes with the feed URL, charset and time zone), returned in ``ParsedFeed.item_digests``
+    for the caller to keep once every entry of this poll is handled; items whose digest is in
+    ``handled`` are cut out of the body before it is parsed at all, and counted in ``known``.
     """
     if not body or not body.strip():
         raise ParseError("not a feed (empty body)", source_id=source_id, url=url)
@@ -395,6 +401,19 @@ def parse_feed(
 
     response_headers = {str(k).lower(): str(v) for k, v in headers.items()}
     response_headers["content-location"] = url
+    cut, digests = 0, None
+    if handled is not None:
+        items = feeditems.find(body, salt=f"{url}\x1f{response_headers.get('content-type', '')}\x1f{timezone or ''}",
+                               limit=max_items)
+        if items is not None:
+            digests = b"".join(items.digests)
+            reduced, cut = feeditems.without(body, items, handled)
+            if cut and not _is_utf8(reduced):
+                # another charset is chosen on all the text there is (a few new items alone may not
+                # tell windows-1251 from KOI8-R): such feeds are parsed whole
+                cut = 0
+            else:
+                body = reduced
     text, suspect = _decode_feed(body, response_headers)
     text = _cut_items(text, max_items)
     if text.count("<") > MAX_TAGS:
@@ -404,7 +423,7 @@ def parse_feed(
     try:
         # Simple, well-formed RSS 2.0 / Atom (now UTF-8, its DOCTYPE gone) is read by lxml (same
         # results, ~10x faster); anything else, or anything odd, goes to feedparser.
-        parsed = feedfast.parse(data, response_headers, url)
+        parsed = feedfast.parse(data, response_headers, url, empty=cut > 0)
         if parsed is None:
             parsed = feedparser.parse(
                 io.BytesIO(data),
@@ -428,7 +447,7 @@ def parse_feed(
         raw_entries.pop()
 
     entries: list[FeedEntry] = []
-    skipped = 0
+    skipped = cut
     # the time zone decides how a zoneless date converts: a new one makes every entry new to compare
     salt = timezone or ""
     for raw in raw_entries:
@@ -457,10 +476,19 @@ def parse_feed(
                 "not a feed (no RSS, Atom or JSON Feed root element)", source_id=source_id, url=url
             )
     warning = f"malformed XML: {_describe(problem)}" if problem is not None else None
-    return ParsedFeed(title=_feed_title(parsed), entries=entries, warning=warning, known=skipped)
+    return ParsedFeed(title=_feed_title(parsed), entries=entries, warning=warning, known=skipped,
+                      item_digests=digests)
 
 
 # --- JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1), which feedparser does not read -----------
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _looks_like_json(body: bytes) -> bool:

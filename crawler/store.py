@@ -230,6 +230,11 @@ MIGRATIONS: list[list[str]] = [
         # every crawl cycle asks how many articles are not filed under the current version: two counts
         "CREATE INDEX search_docs_version ON search_docs(version)",
     ],
+    [
+        # The digests of the feed's items at the last poll whose entries were all handled (saved with
+        # body_hash): items whose bytes are the same at the next poll are not parsed (crawler/feeditems.py).
+        "ALTER TABLE feeds ADD COLUMN item_digests BLOB",
+    ],
 ]
 
 
@@ -271,6 +276,7 @@ class FeedState:
     effective_url: str | None = None
     retry_after_until: str | None = None
     gone_at: str | None = None
+    item_digests: bytes | None = None  # see record_feed_success
 
 
 class Store:
@@ -357,7 +363,7 @@ class Store:
     def feed_state(self, url: str) -> FeedState | None:
         row = self.db.execute(
             "SELECT url, source_id, etag, last_modified, body_hash, consecutive_errors, effective_url, "
-            "retry_after_until, gone_at FROM feeds WHERE url = ?",
+            "retry_after_until, gone_at, item_digests FROM feeds WHERE url = ?",
             [url]).fetchone()
         return FeedState(*row) if row else None
 
@@ -368,15 +374,19 @@ class Store:
         return row[0] if row else 900.0
 
     def record_feed_success(self, url: str, *, status: int, etag: str | None, last_modified: str | None,
-                            body_hash: str | None, now: datetime | None = None) -> None:
-        """The feed was fetched and every entry in it handled: keep its validators for the next poll."""
+                            body_hash: str | None, item_digests: bytes | None = None,
+                            now: datetime | None = None) -> None:
+        """The feed was fetched and every entry in it handled: keep its validators for the next poll,
+        and the digests of its items (``ParsedFeed.item_digests``; None keeps the last ones, which
+        stay true of the poll they came from)."""
         now = now or self.clock()
         next_check = now + timedelta(seconds=self._interval(url))
         self.db.execute(
             """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, last_status = ?,
                last_polled_at = ?, last_success_at = ?, consecutive_errors = 0, next_check_at = ?,
-               failing_since = NULL, retry_after_until = NULL, gone_at = NULL WHERE url = ?""",
-            [etag, last_modified, body_hash, status, iso(now), iso(now), iso(next_check), url])
+               failing_since = NULL, retry_after_until = NULL, gone_at = NULL,
+               item_digests = coalesce(?, item_digests) WHERE url = ?""",
+            [etag, last_modified, body_hash, status, iso(now), iso(now), iso(next_check), item_digests, url])
 
     def record_feed_error(self, url: str, *, kind: str, error: str, status: int | None = None,
                           now: datetime | None = None, retry_after: float | None = None,

@@ -348,6 +348,7 @@ def test_database_from_before_raw_fingerprints_converts_each_stored_entry_once(t
         assert first["new_articles"] == 3
         store = Store(env_path)
         store.db.execute("UPDATE sightings SET raw_fingerprint = NULL")  # as stored before the upgrade
+        store.db.execute("UPDATE feeds SET item_digests = NULL")
         store.db.conn.commit()
         store.close()
         outlet.write_feed()
@@ -388,6 +389,46 @@ def test_edit_noticed_in_a_cycle_cut_short_is_noticed_again(tmp_path):
     session.entry_item({"feed_url": url, "entry": edited, "page": None, "error": "page not fetched here"})
     outlet.write_feed()
     assert poll()[1] == []  # stored now: skipped from here on
+    store.close()
+
+
+def test_items_are_skipped_unparsed_only_once_a_poll_of_them_was_fully_handled(tmp_path, monkeypatch):
+    """Item digests are kept with the body hash, when every new entry is stored: a new item whose poll
+    ended early (a timeout, a crash) is parsed and returned again at the next poll."""
+    from crawler import config as config_mod
+    from crawler import parse as parse_mod
+    from crawler.crawl import CrawlSession
+
+    url = "https://steppe.example/feed.xml"
+    outlet = three_stories(tmp_path)
+    cfg = config_mod.load(write_config(tmp_path / "config", sources=[{"id": "sw", "name": "SW", "feeds": [url]}]))
+    store = Store(cfg.database_path)
+    store.sync_sources(cfg.sources)
+    converted = []
+    real = parse_mod._to_entry
+    monkeypatch.setattr(parse_mod, "_to_entry", lambda raw, base, tz=None: converted.append(1) or real(raw, base, tz))
+
+    def poll(handle: bool = True) -> list:
+        session = CrawlSession(cfg, store, ["sw"])
+        body = (outlet.root / "feed.xml.tmpl").read_bytes().replace(b"{base_url}", b"https://steppe.example")
+        converted.clear()
+        entries = session.feed_response(url, url, 200, {"content-type": "application/rss+xml"}, body)
+        for entry in entries if handle else ():
+            session.entry_item({"feed_url": url, "entry": entry, "page": None, "error": "page not fetched here"})
+        return entries
+
+    assert len(poll()) == 3
+    assert len(store.feed_state(url).item_digests) == 3 * 16
+    outlet.titles.append("Border crossing reopens after talks")
+    outlet.descs.append("Summary of story 3: the crossing reopened.")
+    outlet.write_feed()
+    [new] = poll(handle=False)  # the cycle ends before the new story is stored
+    assert len(converted) == 1 and len(store.feed_state(url).item_digests) == 3 * 16
+    outlet.write_feed()
+    assert poll() == [new] and len(converted) == 1  # parsed again, and this time stored
+    assert len(store.feed_state(url).item_digests) == 4 * 16
+    outlet.write_feed()
+    assert poll() == [] and converted == []  # four items, none parsed
     store.close()
 
 

@@ -332,7 +332,7 @@ def _feedparser_only(monkeypatch, body, headers, url=FEED_URL, **kw):
     from crawler import feedfast
 
     with monkeypatch.context() as m:
-        m.setattr(feedfast, "parse", lambda *args: None)
+        m.setattr(feedfast, "parse", lambda *args, **kw: None)
         return parse_feed(body, headers, url, **kw)
 
 
@@ -486,7 +486,7 @@ def test_known_entries_are_left_out_and_counted(monkeypatch, fast):
     from crawler import feedfast
 
     if not fast:
-        monkeypatch.setattr(feedfast, "parse", lambda *args: None)
+        monkeypatch.setattr(feedfast, "parse", lambda *args, **kw: None)
     body = fixture("rss20-ru.xml")
     everything = parse_feed(body, RSS_HEADERS, FEED_URL)
     asked = []
