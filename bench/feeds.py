@@ -71,14 +71,17 @@ class FeedMaker:
             size += len(p.encode()) + 7
         return head + "".join(paragraphs) + tail
 
-    def feed(self, n: int, generation: int = 0) -> bytes:
+    def feed(self, n: int, generation: int = 0, build: int = 0) -> bytes:
+        """Generation ``generation`` of feed n; ``build`` changes only the channel's build date."""
         items, per_item = self.shape(n)
         newest = generation + items - 1
         body = "".join(self.item(n, k, per_item) for k in range(newest, newest - items, -1))
         return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
                 'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
                 f"<channel><title>Outlet {n}</title><link>{self.base_url}/</link><description>Новости</description>"
-                f"{body}</channel></rss>").encode("utf-8")
+                + (f"<lastBuildDate>{format_datetime(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=build))}"
+                   f"</lastBuildDate>" if build else "")
+                + f"{body}</channel></rss>").encode("utf-8")
 
     def item_keys(self, n: int, generation: int = 0) -> list[str]:
         items, _ = self.shape(n)
@@ -151,7 +154,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedFarm:
-    """``count`` feeds on one loopback server. ``generation[n]`` moves feed n on by one item."""
+    """``count`` feeds on one loopback server. ``generation[n]`` moves feed n on by one item; ``build``
+    changes every feed's build date (a new body, the same items)."""
 
     def __init__(self, count: int, pool: list[str], host: str = "127.0.0.1"):
         self.count = count
@@ -160,6 +164,7 @@ class FeedFarm:
         self.requests = 0
         self.not_modified = 0
         self.generation = [0] * count
+        self.build = 0
         self._cache: dict[tuple[int, int], bytes] = {}
         self.server = _Server((host, 0), type("H", (_Handler,), {"farm": self}))
         self.base_url = f"http://{host}:{self.server.server_address[1]}"
@@ -167,11 +172,11 @@ class FeedFarm:
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
 
     def body(self, n: int) -> bytes:
-        key = (n, self.generation[n])
+        key = (n, self.generation[n], self.build)
         with self.lock:
             cached = self._cache.get(key)
         if cached is None:
-            cached = self.maker.feed(n, key[1])
+            cached = self.maker.feed(n, key[1], key[2])
             with self.lock:
                 self._cache[key] = cached
         return cached
