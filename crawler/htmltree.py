@@ -9,17 +9,26 @@ and the head (JSON-LD kept). The text trafilatura extracts is the same on every 
 
 from __future__ import annotations
 
-from lxml.html import fromstring
+from lxml import etree
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HTMLParser, HtmlProcessingInstruction, fromstring
 from trafilatura.utils import load_html
 
 from .pagemeta import JSON_LD_TYPES
 
 try:  # internals of trafilatura 2.x's load_html; without them, load_html itself
-    from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, fromstring_bytes, is_dubious_html
+    from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, is_dubious_html
 except ImportError:  # pragma: no cover - depends on the installed trafilatura
     HTML_PARSER = None
 
 __all__ = ["parse_html", "drop_code", "drop_head"]
+
+# trafilatura's HTML_PARSER, but every element an HtmlElement chosen in C: lxml.html's own lookup is a
+# Python call for each element handed to Python (~4,500 per page as trafilatura walks and copies the
+# tree), to give <form>, <input>, <label>... their own classes, which neither trafilatura nor we use
+_PARSER = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
+                     remove_pis=True)
+_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
+    element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
 
 # what trafilatura's INVALID_XML_CHARS removes: C0 controls but tab, LF and CR; U+FFFE, U+FFFF
 _C0_INVALID = bytes(c for c in range(0x20) if c not in (9, 10, 13))
@@ -47,16 +56,24 @@ def parse_html(text: str):
             break
     tree, fallback_parse = None, False
     try:
-        tree = fromstring(text, parser=HTML_PARSER)
+        tree = fromstring(text, parser=_PARSER)
     except ValueError:  # a str with an encoding declaration
-        tree, fallback_parse = fromstring_bytes(text), True
+        tree, fallback_parse = _from_bytes(text), True
     except Exception:  # noqa: BLE001 - as load_html: lxml's own errors mean "no tree"
         pass
     if (tree is None or len(tree) < 1) and not fallback_parse:
-        tree = fromstring_bytes(text)
+        tree = _from_bytes(text)
     if tree is not None and is_dubious_html(beginning) and len(tree) < 2:
         return None
     return tree
+
+
+def _from_bytes(text: str):
+    """trafilatura's ``fromstring_bytes`` with our parser."""
+    try:
+        return fromstring(text.encode("utf8", "surrogatepass"), parser=_PARSER)
+    except Exception:  # noqa: BLE001 - as trafilatura: no tree
+        return None
 
 
 def drop_code(tree) -> None:

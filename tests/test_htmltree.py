@@ -15,6 +15,11 @@ from crawler.htmltree import drop_code, drop_head, parse_html
 FIXTURES = Path(__file__).parent / "fixtures"
 FUNDUS = Path(__file__).parents[2] / "shared" / "corpus" / "fundus-pages"
 
+FORM_PAGE = ("<html><body><article><h1>Мигранты вернулись домой</h1><p>Более двух тысяч трудовых мигрантов "
+             "вернулись на родину за неделю, сообщили в министерстве труда.</p><p>Ещё один абзац статьи о "
+             "возвращении мигрантов из России.</p><form action='/s'><label for='q'>Поиск</label>"
+             "<input id='q' name='q' value='x'><select name='s'><option>a</option></select>"
+             "<textarea name='t'>комментарий</textarea></form></article></body></html>")
 ODD_PAGES = {
     "plain": "<html><head><title>t</title></head><body><p>Текст статьи.</p></body></html>",
     "nul-and-controls": "<html><body><p>a\x00b\x0bc\x1fd</p></body></html>",
@@ -26,6 +31,7 @@ ODD_PAGES = {
     "not-html": "just some words, no markup at all",
     "fragment": "<p>one paragraph</p>",
     "carriage-returns": "<html>\r\n<body>\r\n<p>a\rb</p></body></html>",
+    "form": FORM_PAGE,
 }
 
 
@@ -67,3 +73,14 @@ def test_drop_head_keeps_json_ld():
     drop_head(tree)
     assert [el.tag for el in tree.find("head")] == ["script"]
     assert tree.find("body").text_content() == "text"
+
+
+def test_form_elements_are_plain_html_elements_and_extract_the_same():
+    # lxml.html's per-element Python lookup (FormElement, InputElement...) is skipped for speed: the
+    # tree must still be an lxml.html tree and trafilatura must read the same text from it
+    import trafilatura
+
+    tree = parse_html(FORM_PAGE)
+    assert all(isinstance(el, lxml.html.HtmlElement) for el in tree.iter())
+    assert "Поиск" in tree.text_content()
+    assert trafilatura.extract(parse_html(FORM_PAGE)) == trafilatura.extract(load_html(FORM_PAGE))
