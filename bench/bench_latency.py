@@ -61,7 +61,9 @@ def run(quick: bool) -> dict:
                 farm.generation[0] += 1
                 appeared = time.perf_counter()
                 if not _wait(lambda: len(hook.calls) > before, 120):
-                    raise RuntimeError("no webhook call within 120 s; see " + str(tmp / "daemon.log"))
+                    log.flush()  # the temporary directory goes with the run: say what the daemon said
+                    tail = (tmp / "daemon.log").read_text(errors="replace").splitlines()[-15:]
+                    raise RuntimeError("no webhook call within 120 s; the daemon's log ends:\n" + "\n".join(tail))
                 latencies.append(time.perf_counter() - appeared)
         finally:
             daemon.send_signal(signal.SIGTERM)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import threading
 from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
@@ -27,13 +28,20 @@ _WORDS = ("граница мигранты журналист задержан �
           "Ашхабад суд прокуратура полиция заявление встреча договор проект строительство вода газ").split()
 
 
+# The corpus text lost the backslash of some "\n": "согласноnзаявлениюnМЧС". Such a title looks garbled
+# (two odd words) and is rightly stored flagged and never alerts, which is not what these benchmarks
+# measure: the glued words are parted again.
+_LOST_NEWLINE = re.compile(r"(?<=[А-ЯЁа-яё])n(?![a-z])|(?<![A-Za-z])n(?=[А-ЯЁа-яё])|(?<=[a-z])n(?=[А-ЯЁа-яё])")
+
+
 def sentences(limit: int = 4000) -> tuple[list[str], str]:
     """Sentences of real Russian news (or made-up ones) and where they came from."""
     texts = russian_texts(limit=400)
     if texts:
         out = []
         for title, text in texts:
-            out.extend(s.strip() + "." for s in text.replace("\n", " ").split(". ") if len(s) > 40)
+            text = _LOST_NEWLINE.sub(" ", text.replace("\n", " "))
+            out.extend(s.strip() + "." for s in text.split(". ") if len(s) > 40)
         return out[:limit], "corpus russian-news"
     rng = random.Random(1)
     return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 20))).capitalize() + "."

@@ -128,27 +128,35 @@ def mojibake_score(text: str) -> float:
     if cyr >= 20 and cyr_upper / cyr > 0.4:  # real text is mostly lower case; swapped KOI8/1251 is not
         score += cyr_upper / cyr
     if cyr and points is not None:
-        words, odd_words = _odd_words(points)
-        if words:
-            score += odd_words / words
+        words, odd_words, marks = _odd_words(points)
+        if words and not _lone(odd_words, words):
+            score += marks / words
         return score
     # both kinds of odd word need a Cyrillic letter, and a clean text has neither: a search over the
     # whole sample (in C) rules them out before the words are looked at one by one
     words = _WORD.findall(sample) if cyr and (
         (letters > cyr and _MIXED_ANYWHERE.search(sample)) or _camel_anywhere().search(sample)) else ()
     if words:
-        mixed = camel = 0
+        marks = odd_words = 0
         latin = letters > cyr  # a mixed word needs a Latin letter too
         for w in words:
-            if latin and _mixed_script(w):
-                mixed += 1
+            mixed = latin and _mixed_script(w)
             # "лХЦПЮМРШ": a word that starts in lower case and goes on in upper case (KOI8-R/1251
             # swapped); a word whose cased letters after the first are all lower case cannot be one
-            if (len(w) >= 3 and "\u0400" <= w[0] <= "\u04ff" and w[0].islower()
-                    and not w[1:].islower() and any(c.isupper() for c in w[1:])):
-                camel += 1
-        score += (mixed + camel) / len(words)
+            camel = (len(w) >= 3 and "\u0400" <= w[0] <= "\u04ff" and w[0].islower()
+                     and not w[1:].islower() and any(c.isupper() for c in w[1:]))
+            marks += mixed + camel
+            odd_words += mixed or camel
+        if not _lone(odd_words, len(words)):
+            score += marks / len(words)
     return score
+
+
+def _lone(odd_words: int, words: int) -> bool:
+    """One odd word among four or more is a lost space ("вКазахстане"), a Latin look-alike letter
+    ("Cамолет") or a brand with a suffix ("Kaspiден"), not a wrong charset, which garbles word after
+    word: a title with one such word must not be stored as garbled (and never alert)."""
+    return odd_words == 1 and words >= 4
 
 
 def _russian_fit(text: str) -> float | None:
@@ -218,10 +226,10 @@ def _class_table():
     return _CLASSES[0]
 
 
-def _odd_words(points) -> tuple[int, int]:
-    """(words, odd words) of a sample given as code points: the words _WORD finds, and among them the
-    words mixing Cyrillic and Latin letters plus the words in swapped case ("лХЦПЮМРШ": a lower-case
-    Cyrillic letter, then upper case), each kind counted once per word -- what looking at every
+def _odd_words(points) -> tuple[int, int, int]:
+    """(words, odd words, marks) of a sample given as code points: the words _WORD finds, the words
+    among them that mix Cyrillic and Latin letters or are in swapped case ("лХЦПЮМРШ": a lower-case
+    Cyrillic letter, then upper case), and the marks (one per kind per word) -- what looking at every
     word in Python gives (tests/test_encoding.py), counted with array operations: on a 20,000
     character page the per-word loop and the searches that decided whether to run it took ~1.4 ms."""
     import numpy as np
@@ -239,7 +247,7 @@ def _odd_words(points) -> tuple[int, int]:
         flips = np.concatenate(([0], flips))
     starts, ends = flips[0::2], flips[1::2]  # every run of letters, [start, end)
     if not len(starts):
-        return 0, 0
+        return 0, 0, 0
     lengths = ends - starts
     word = lengths >= 2
     bounds = np.empty(2 * len(starts), dtype=np.intp)
@@ -249,7 +257,7 @@ def _odd_words(points) -> tuple[int, int]:
     after_first = np.bitwise_or.reduceat(classes, bounds)[0::2]  # (one-letter runs: ignored below)
     mixed = word & ((whole & _CYR) > 0) & ((whole & _LAT) > 0)
     camel = (lengths >= 3) & ((classes[starts] & _CYR_LOWER) > 0) & ((after_first & _UPPER) > 0)
-    return int(word.sum()), int(mixed.sum() + camel.sum())
+    return int(word.sum()), int((mixed | camel).sum()), int(mixed.sum() + camel.sum())
 
 
 # Somewhere in a word, a Cyrillic letter and a Latin one (a superset of the words _mixed_script takes:

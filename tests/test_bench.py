@@ -33,3 +33,15 @@ def test_figure_lines_name_value_goal_and_verdict():
         "extract.ratio: 0.66 x (goal: >= 0.85; MISSED)  [why]"
     assert runner.format_line("store.rate", info(1755.0, "articles/s")) == "store.rate: 1,755 articles/s"
     assert runner.format_line("match.plain", 0.5) == "match.plain: 0.5"
+
+
+def test_dedup_benchmark_measures_on_a_small_archive():
+    # the smallest piece of a benchmark run, so a change to the store's API cannot break `make bench`
+    # unnoticed (sync_sources once took the sources' endpoints and the benchmark's stand-ins had none)
+    import random
+
+    from bench import bench_dedup
+
+    sentences = bench_dedup._sentences()
+    result = bench_dedup._measure(300, sentences, bench_dedup._articles(sentences, random.Random(5))[:12])
+    assert result["band_rows"] > 300 and result["insert_ms"] > 0
