@@ -40,8 +40,8 @@ def sentences(limit: int = 4000) -> tuple[list[str], str]:
     if texts:
         out = []
         for title, text in texts:
-            text = _LOST_NEWLINE.sub(" ", text.replace("\n", " "))
-            out.extend(s.strip() + "." for s in text.split(". ") if len(s) > 40)
+            out.extend(_LOST_NEWLINE.sub(" ", s.strip()) + "." for s in text.replace("\n", " ").split(". ")
+                       if len(s) > 40)
         return out[:limit], "corpus russian-news"
     rng = random.Random(1)
     return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 20))).capitalize() + "."

@@ -187,15 +187,17 @@ class Result:
 
 
 def search(store, query: Query, *, limit: int = 20, newest_first: bool = False, since: datetime | None = None,
-           sources: tuple[str, ...] = (), languages: tuple[str, ...] = (), max_checked: int = 5000) -> Result:
-    """The best ``limit`` articles for ``query`` (bm25, title first), or the newest with ``newest_first``."""
+           sources: tuple[str, ...] = (), languages: tuple[str, ...] = (), max_checked: int = 5000,
+           rank_all: bool = False) -> Result:
+    """The best ``limit`` articles for ``query`` (bm25, title first) among its newest
+    ``store.RANK_WINDOW`` matches (``rank_all``: among all of them), or the newest with ``newest_first``."""
     hits: list[Hit] = []
     checked = rejected = 0
     batch = max(limit * 2, 50)
     offset = 0
     while len(hits) < limit and checked < max_checked:
         rows = store.search_candidates(query.fts, limit=batch, offset=offset, newest_first=newest_first,
-                                       since=since, sources=sources, languages=languages)
+                                       since=since, sources=sources, languages=languages, rank_all=rank_all)
         offset += len(rows)
         for n, row in enumerate(rows, 1):
             checked += 1
