@@ -37,6 +37,9 @@ _ROOT = re.compile(rb"<(rss|rdf:RDF|feed)[\s>]")
 # another <! declaration, and item tags
 _MARKUP = re.compile(rb"<(?:!\[CDATA\[|!--|!|\?|(/?)(item|entry)(?=[\s>/]))")
 _CLOSERS = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
+# items looked at before the feed is left to parse_feed, which refuses more than 100,000 tags: a hostile
+# body of countless tiny items must not cost a Python loop turn each here first
+_MAX_SCANNED = 20_000
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ def find(body: bytes, *, salt: str, limit: int) -> Items | None:
                 return None
             spans.append((opened, end + 1))
             opened, pos = None, end + 1
+            if len(spans) > _MAX_SCANNED:
+                return None  # tens of thousands of items: parse_feed's tag limit refuses it whole
         else:  # <item ...>: not inside another, and only whitespace since the last one
             if opened is not None or (spans and body[spans[-1][1]: found.start()].strip()):
                 return None

@@ -188,3 +188,11 @@ def test_a_feed_in_another_charset_is_parsed_whole_so_its_charset_is_judged_on_a
     parsed = parse_feed(body, {}, FEED_URL, handled=frozenset(digests[1:]))
     assert parsed.known == 0 and parsed.entries == full.entries  # every entry read, as a full parse reads it
     assert parsed.item_digests == b"".join(digests)  # still kept: the next poll compares them again
+
+
+def test_a_body_of_countless_tiny_items_is_left_to_the_parser_bounds():
+    # no Python loop turn per item for a hostile body: parse_feed reads its first max_items as before
+    body = _rss("<item><title>x</title></item>" * 60_000)
+    assert feeditems.find(body, salt="", limit=500) is None
+    parsed = parse_feed(body, RSS, FEED_URL, handled=frozenset())
+    assert len(parsed.entries) == 500 and parsed.item_digests is None
