@@ -211,17 +211,17 @@ def _class_table():
         import numpy as np
 
         table = np.zeros(_TABLE_SIZE, dtype=np.uint8)
-        bmp = "".join(map(chr, range(_TABLE_SIZE)))
+        chars = "".join(map(chr, range(_TABLE_SIZE)))
 
         def mark(chars: str, flag: int) -> None:
             at = np.frombuffer(chars.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             table[at] |= flag
 
-        mark("".join(_WORD_CHAR.findall(bmp)), _LETTER)
-        mark(bmp[:0x80] + bmp[0xC0:0x250], _LAT)
-        mark(bmp[0x400:0x500], _CYR)
-        mark("".join(c for c in bmp if c.isupper()), _UPPER)
-        mark("".join(c for c in bmp[0x400:0x500] if c.islower()), _CYR_LOWER)
+        mark("".join(_WORD_CHAR.findall(chars)), _LETTER)
+        mark(chars[:0x80] + chars[0xC0:0x250], _LAT)
+        mark(chars[0x400:0x500], _CYR)
+        mark("".join(c for c in chars if c.isupper()), _UPPER)
+        mark("".join(c for c in chars[0x400:0x500] if c.islower()), _CYR_LOWER)
         _CLASSES.append(table)
     return _CLASSES[0]
 

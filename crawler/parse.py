@@ -480,15 +480,15 @@ def parse_feed(
                       item_digests=digests)
 
 
-# --- JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1), which feedparser does not read -----------
-
-
 def _is_utf8(body: bytes) -> bool:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
+
+
+# --- JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1), which feedparser does not read -----------
 
 
 def _looks_like_json(body: bytes) -> bool:

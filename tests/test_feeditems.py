@@ -187,7 +187,7 @@ def test_a_feed_in_another_charset_is_parsed_whole_so_its_charset_is_judged_on_a
     digests = _digests(body, headers={})
     parsed = parse_feed(body, {}, FEED_URL, handled=frozenset(digests[1:]))
     assert parsed.known == 0 and parsed.entries == full.entries  # every entry read, as a full parse reads it
-    assert parsed.item_digests == b"".join(digests)  # still kept: the next poll compares them again
+    assert parsed.item_digests == b"".join(digests)  # kept all the same: they only ever lead back here
 
 
 def test_a_body_of_countless_tiny_items_is_left_to_the_parser_bounds():
