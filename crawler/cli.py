@@ -456,7 +456,7 @@ def prune(ctx, older_than, dry_run):
               "(repeatable).")
 @click.option("--language", "languages", multiple=True, metavar="LANG", help="Only articles in this language "
               "(ru, kk, ky, uz, tg, tk, en; uz also finds uz-Latn and uz-Cyrl; repeatable).")
-@click.option("--rank-all", is_flag=True, help="Rank every match, not only the newest 10,000 (slower on a large "
+@click.option("--rank-all", is_flag=True, help="Rank every match, not only the newest 5,000 (slower on a large "
               "archive: a common word in a million articles takes about half a second).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
@@ -464,7 +464,7 @@ def search_cmd(ctx, query, limit, newest, since, source_ids, languages, rank_all
     """Search the stored articles the way watches match: one keyword finds its inflections and its
     other script (мигрант: мигрантов, мигранттардын, migrant). Words and "phrases" are all required,
     -word excludes, a OR b takes either, миграц* is a prefix, =ООН one exact form. Best match first
-    (among the newest 10,000 matches; --rank-all for all), each with the sentences it was found in.
+    (among the newest 5,000 matches; --rank-all for all), each with the sentences it was found in.
     Exit status 0 with results, 1 without.
 
     \b

@@ -269,7 +269,7 @@ def _alive(pid: int | None) -> bool:
 # so ranking all of them grows with the archive (a common word in a million articles: ~0.4 s); the
 # newest matches come in the FTS index's own order and stop at the window: ~the same cost at any size.
 # A query with fewer matches (nearly all of them) is ranked whole.
-RANK_WINDOW = 10_000
+RANK_WINDOW = 5_000
 
 
 def _window(rank_all: bool, rowid: str = "rowid") -> str:

@@ -385,6 +385,6 @@ def test_best_match_first_ranks_the_newest_matches_unless_asked_to_rank_all(arch
     best = archive("Мигранты, мигранты, мигранты", "Мигранты вернулись домой: мигрантов встретили родные.")
     newer = [archive("Новости", f"Группа мигрантов номер {n} прибыла утром.") for n in range(3)]
     assert list(found(archive.store, "мигрант"))[0] == best
-    monkeypatch.setattr(store_mod, "RANK_WINDOW", 3)  # as if the archive held 10,000 newer mentions
+    monkeypatch.setattr(store_mod, "RANK_WINDOW", 3)  # as if the archive held 5,000 newer mentions
     assert set(found(archive.store, "мигрант")) == set(newer)
     assert list(found(archive.store, "мигрант", rank_all=True))[0] == best

@@ -44,7 +44,7 @@ def test_best_match_first_ranks_the_newest_matches_of_a_common_word(tmp_path, mo
     with store.transaction():
         ids = [store.add_article(_article(i, t)) for i, t in enumerate(texts)]
     assert store.search("мигранты")[0]["id"] == ids[0]  # the best of all: the oldest
-    monkeypatch.setattr(store_mod, "RANK_WINDOW", 2)  # as if 10,000 newer articles mentioned it
+    monkeypatch.setattr(store_mod, "RANK_WINDOW", 2)  # as if 5,000 newer articles mentioned it
     assert {r["id"] for r in store.search("мигранты")} == {ids[1], ids[2]}  # the best of the newest two
     assert store.search("мигранты", rank_all=True)[0]["id"] == ids[0]
     assert store.search("погода")[0]["id"] == ids[3]
