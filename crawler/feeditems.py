@@ -14,9 +14,10 @@ The items are found by a small lexer over the bytes (CDATA sections, comments an
 instructions are stepped over whole; item tags are the boundaries), not by parsing, so the spans are
 trusted only when the document has the plain shape every feed generator writes: no DOCTYPE; the root
 is ``<rss>``, ``<rdf:RDF>`` or ``<feed>``; items follow each other with nothing but whitespace between
-them; no item holds another; every item is closed. Anything else (a comment or another element
-between items, a body cut off mid-item, ``<item/>``, a prefixed ``<atom:entry>``) gives no spans, and
-the whole feed is parsed as before. An ``<item>`` quoted inside a CDATA section is text, as in XML.
+them; no item holds another; every item is closed; at most 20,000 items. Anything else (a comment or
+another element between items, a body cut off mid-item, ``<item/>``, a prefixed ``<atom:entry>``) gives
+no spans, and the whole feed is parsed as before. An ``<item>`` quoted inside a CDATA section is text,
+as in XML.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ _ROOT = re.compile(rb"<(rss|rdf:RDF|feed)[\s>]")
 # another <! declaration, and item tags
 _MARKUP = re.compile(rb"<(?:!\[CDATA\[|!--|!|\?|(/?)(item|entry)(?=[\s>/]))")
 _CLOSERS = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
-# items looked at before the feed is left to parse_feed, which refuses more than 100,000 tags: a hostile
-# body of countless tiny items must not cost a Python loop turn each here first
+# items looked at before the feed is left to parse_feed's own bounds (it reads the first max_items and
+# refuses more than 100,000 tags): a hostile body of countless tiny items must not cost a Python loop
+# turn each here first
 _MAX_SCANNED = 20_000
 
 
@@ -85,7 +87,7 @@ def find(body: bytes, *, salt: str, limit: int) -> Items | None:
             spans.append((opened, end + 1))
             opened, pos = None, end + 1
             if len(spans) > _MAX_SCANNED:
-                return None  # tens of thousands of items: parse_feed's tag limit refuses it whole
+                return None  # tens of thousands of items: parsed (or refused) whole
         else:  # <item ...>: not inside another, and only whitespace since the last one
             if opened is not None or (spans and body[spans[-1][1]: found.start()].strip()):
                 return None
