@@ -403,8 +403,10 @@ def parse_feed(
     response_headers["content-location"] = url
     cut, digests = 0, None
     if handled is not None:
-        items = feeditems.find(body, salt=f"{url}\x1f{response_headers.get('content-type', '')}\x1f{timezone or ''}",
-                               limit=max_items)
+        # (the charset, not the whole Content-Type: CDN nodes that differ in the media type or the
+        # charset's case must not make every item look new)
+        charset = (_header_charset(response_headers) or "").lower()
+        items = feeditems.find(body, salt=f"{url}\x1f{charset}\x1f{timezone or ''}", limit=max_items)
         if items is not None:
             digests = b"".join(items.digests)
             reduced, cut = feeditems.without(body, items, handled)
@@ -575,12 +577,8 @@ def _decode_feed(body: bytes, headers: dict[str, str]) -> tuple[str, Callable[[]
     crawler.encoding) and hand feedparser UTF-8 saying so: feedparser alone reads undeclared
     windows-1251 as windows-1252. The DOCTYPE goes too (see _strip_doctypes). Returns the text and
     whether it looks like mojibake (``Decoded.suspect``), asked for only when needed."""
-    media, _, params = headers.get("content-type", "").partition(";")
-    header_charset = None
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            header_charset = value.strip().strip("\"'")
+    media = headers.get("content-type", "").partition(";")[0]
+    header_charset = _header_charset(headers)
     declared = re.match(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", body[:512])
     decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None), judge=False)
     if decoded.suspect is None:
@@ -593,6 +591,15 @@ def _decode_feed(body: bytes, headers: dict[str, str]) -> tuple[str, Callable[[]
     text = _CHAR_REF.sub(_safe_char_ref, _strip_doctypes(text))
     headers["content-type"] = f"{media.strip() or 'application/xml'}; charset=utf-8"
     return text, suspect
+
+
+def _header_charset(headers: Mapping[str, str]) -> str | None:
+    """The charset parameter of the (lower-cased) response headers' Content-Type."""
+    for param in headers.get("content-type", "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'")
+    return None
 
 
 _ITEM_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)

@@ -121,6 +121,11 @@ def test_what_else_decides_an_item_changes_every_digest(other):
     assert not set(_digests(body)) & set(_digests(body, **other))
 
 
+def test_another_media_type_or_charset_spelling_keeps_the_digests():
+    body = _feed(range(3))
+    assert _digests(body, headers={"Content-Type": "text/xml; charset=UTF-8"}) == _digests(body)
+
+
 def test_other_namespace_declarations_change_every_digest():
     items = "".join(_item(n) for n in range(3))
     plain, declared = _rss(items), _rss(items, ns=' xmlns:media="http://search.yahoo.com/mrss/"')
