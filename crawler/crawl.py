@@ -17,12 +17,13 @@ from datetime import timedelta
 
 from . import dates, dedup, feeditems
 from .config import Config
+from .encoding import charset_param
 from .errors import ParseError
 from .listing import parse_listing
 from .logs import event, log, quiet_libraries
 from .models import FeedEntry
 from .parse import parse_feed
-from .pipeline import Matcher, build_article, charset_of, save
+from .pipeline import Matcher, build_article, save
 from .sitemap import parse_sitemap, select, select_children
 from .store import MAX_BACKOFF, Store, iso, utcnow
 
@@ -500,7 +501,7 @@ class CrawlSession:
         pattern = endpoint.article_links if endpoint else None
         try:
             page = parse_listing(body, response_url, article_links=pattern, source_id=source.id,
-                                 encoding=charset_of(headers.get("content-type")))
+                                 encoding=charset_param(headers.get("content-type")))
         except ParseError as exc:
             self.feed_failed(feed_url, "parse", exc.detail, status)
             return []

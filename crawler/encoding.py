@@ -29,7 +29,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Decoded", "decode", "codec_name", "mojibake_score", "looks_like_mojibake", "clean_text"]
+__all__ = ["Decoded", "decode", "codec_name", "charset_param", "mojibake_score", "looks_like_mojibake",
+           "clean_text"]
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -85,6 +86,15 @@ def codec_name(label: str | None) -> str | None:
     except LookupError:
         return None
     return "utf-8" if name in ("utf-8", "utf_8") else name
+
+
+def charset_param(content_type: str | None) -> str | None:
+    """``text/html; charset="Windows-1251"`` -> ``windows-1251``; None when there is none."""
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'").lower() or None
+    return None
 
 
 def mojibake_score(text: str) -> float:

@@ -32,6 +32,8 @@ from feedparser.html import _cp1252  # feedparser's windows-1252 repair table
 from feedparser.mixin import _FeedParserMixin as _Mixin  # its handlers and known namespaces
 from feedparser.urls import _urljoin  # feedparser's relative-URI rule
 
+from .encoding import charset_param
+
 __all__ = ["parse", "Entry"]
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -120,11 +122,7 @@ def _parse(body: bytes, headers: Mapping[str, str], url: str, empty: bool) -> di
 
 def _utf8_declared(body: bytes, content_type: str) -> bool:
     """UTF-8 by every account: the HTTP charset (if any) and the XML declaration (if any)."""
-    charset = ""
-    for param in content_type.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip("\"'").lower()
+    charset = charset_param(content_type) or ""
     # (text/xml without a charset is us-ascii by RFC 3023; feedparser then reads the UTF-8
     # declaration all the same, as the comparison tests show)
     if charset not in ("", "utf-8", "utf8"):

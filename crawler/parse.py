@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import lxml.etree
 
-from .encoding import clean_text, decode, looks_like_mojibake
+from .encoding import charset_param, clean_text, decode, looks_like_mojibake
 from . import dates
 from . import feeditems, feedfast
 from .errors import ParseError
@@ -405,7 +405,7 @@ def parse_feed(
     if handled is not None:
         # (the charset, not the whole Content-Type: CDN nodes that differ in the media type or the
         # charset's case must not make every item look new)
-        charset = (_header_charset(response_headers) or "").lower()
+        charset = charset_param(response_headers.get("content-type")) or ""
         items = feeditems.find(body, salt=f"{url}\x1f{charset}\x1f{timezone or ''}", limit=max_items)
         if items is not None:
             digests = b"".join(items.digests)
@@ -578,7 +578,7 @@ def _decode_feed(body: bytes, headers: dict[str, str]) -> tuple[str, Callable[[]
     windows-1251 as windows-1252. The DOCTYPE goes too (see _strip_doctypes). Returns the text and
     whether it looks like mojibake (``Decoded.suspect``), asked for only when needed."""
     media = headers.get("content-type", "").partition(";")[0]
-    header_charset = _header_charset(headers)
+    header_charset = charset_param(headers.get("content-type"))
     declared = re.match(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", body[:512])
     decoded = decode(body, (header_charset, declared.group(1).decode("ascii") if declared else None), judge=False)
     if decoded.suspect is None:
@@ -591,15 +591,6 @@ def _decode_feed(body: bytes, headers: dict[str, str]) -> tuple[str, Callable[[]
     text = _CHAR_REF.sub(_safe_char_ref, _strip_doctypes(text))
     headers["content-type"] = f"{media.strip() or 'application/xml'}; charset=utf-8"
     return text, suspect
-
-
-def _header_charset(headers: Mapping[str, str]) -> str | None:
-    """The charset parameter of the (lower-cased) response headers' Content-Type."""
-    for param in headers.get("content-type", "").split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip("\"'")
-    return None
 
 
 _ITEM_END = re.compile(r"</(?:item|entry)\s*>", re.IGNORECASE)

@@ -13,25 +13,15 @@ revision count, and alerts only watches that had not matched its story before.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.message import Message
 
 from . import dates, dedup, match, neardup, search
 from .config import Config
 from .errors import ExtractError
-from .encoding import clean_text, looks_like_mojibake
+from .encoding import charset_param, clean_text, looks_like_mojibake
 from .extract import extract_article
 from .models import Article, FeedEntry, Match
 from .parse import MAX_TITLE
 from .store import Store, iso, utcnow
-
-
-def charset_of(content_type: str | None) -> str | None:
-    """``text/html; charset=windows-1251`` -> ``windows-1251``."""
-    if not content_type:
-        return None
-    msg = Message()
-    msg["content-type"] = content_type
-    return msg.get_content_charset()
 
 
 def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: bytes | None,
@@ -47,7 +37,7 @@ def build_article(*, source_id: str, feed_url: str, entry: FeedEntry, page: byte
     extracted, problem = None, None
     if page is not None:
         try:
-            extracted = extract_article(page, url, source_id=source_id, encoding=charset_of(content_type))
+            extracted = extract_article(page, url, source_id=source_id, encoding=charset_param(content_type))
         except ExtractError as exc:
             problem = str(exc)
     canonical = url

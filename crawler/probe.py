@@ -13,7 +13,7 @@ from .errors import ParseError
 from .fetch import fetch
 from .listing import parse_listing
 from .parse import parse_feed
-from .pipeline import charset_of
+from .encoding import charset_param
 from .sitemap import parse_sitemap, select
 from .store import utcnow
 
@@ -52,7 +52,7 @@ def check_endpoint(source: Source, ep: Endpoint, settings) -> Checked:
             return Checked(source.id, ep, bool(recent), status,
                            f"{label}: {len(doc.entries)} entries, {len(recent)} recent")
         page = parse_listing(got.body, got.url, article_links=ep.article_links, source_id=source.id,
-                             encoding=charset_of(got.headers.get("content-type")))
+                             encoding=charset_param(got.headers.get("content-type")))
         if not page.links:
             return Checked(source.id, ep, False, status, "no article links")
         return Checked(source.id, ep, True, status, f"{len(page.links)} article links")

@@ -245,3 +245,13 @@ def test_text_per_item_is_capped_at_a_word_boundary():
     article, _ = build_article(source_id="vb", feed_url="https://vb.example.kg/rss", entry=entry, page=None,
                                page_url=None, max_text=1000)
     assert len(article.text) <= 1002 and article.text.endswith("слово …")
+
+
+@pytest.mark.parametrize("content_type, charset", [
+    ("text/html; charset=windows-1251", "windows-1251"), ('application/rss+xml; Charset="UTF-8"', "utf-8"),
+    ("text/xml;charset='koi8-r' ; q=1", "koi8-r"), ("text/html", None), ("text/html; charset=", None), (None, None),
+], ids=["plain", "quoted-capitals", "single-quotes", "none", "empty", "no-header"])
+def test_charset_param_reads_the_content_type_every_stage_uses(content_type, charset):
+    from crawler.encoding import charset_param
+
+    assert charset_param(content_type) == charset
